@@ -1,0 +1,101 @@
+"""The graph walk: an iterative topological sort, then one pass of VJP rules.
+
+Each node's rule comes from ``agrad.rules.RULES`` by its ``_op``. Gradients of
+this walk are collected in the node's ``_g`` slot and only then added to
+``.grad``, so a second ``backward()`` adds exactly once more (micrograd's walk
+reads ``.grad`` as the upstream gradient and compounds: 1, 3, 6, ...).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from agrad.modes import ANOMALY, mode
+from agrad.rules import RULES
+from agrad.value import Value
+
+
+def toposort(root: Value) -> list[Value]:
+    """Every Value that root depends on, children before parents, without recursion.
+
+    >>> a = Value(1.0, label="a"); b = a * 2; c = a + b
+    >>> [v.label or v._op for v in toposort(c)]
+    ['a', '*', '+']
+    """
+    order: list[Value] = []
+    seen: set[Value] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    push, pop, visit = stack.append, stack.pop, seen.add
+    while stack:
+        node, done = pop()
+        if done:
+            order.append(node)
+            continue
+        if node in seen:
+            continue
+        visit(node)
+        push((node, True))
+        for c in node._children:
+            if type(c) is not float and c not in seen:
+                push((c, False))  # type: ignore[arg-type]
+    return order
+
+
+def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> None:
+    """Add d(root)/d(node) * gradient to ``node.grad`` for every node under root.
+
+    >>> x = Value(3.0); y = x * x
+    >>> backward(y); backward(y); x.grad
+    12.0
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"backward expects a Value, got {type(root).__name__}")
+    if not isinstance(gradient, Value):
+        gradient = _gradient_number(gradient, "backward's gradient")
+    check = mode.flags & ANOMALY
+    topo = toposort(root)
+    root._g = gradient
+    while topo:
+        node = topo.pop()  # popping frees the walk's reference as soon as it is done
+        g = node._g
+        if g is None:
+            continue
+        node._g = None
+        if node._hooks:
+            g = _run_hooks(node, g)
+        node.grad = g if type(node.grad) is float and node.grad == 0.0 else node.grad + g
+        kids = node._children
+        if not kids:
+            continue
+        vjp = RULES[node._op].vjp
+        if create_graph:
+            gs = vjp(g, node, *kids)
+        else:
+            gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
+        if check:
+            from agrad.anomaly import check_backward
+
+            check_backward(node, gs)
+        for k, gk in zip(kids, gs):
+            if type(k) is not float:
+                kg = k._g  # type: ignore[union-attr]
+                k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
+
+
+def _gradient_number(g: object, what: str) -> float:
+    if isinstance(g, numbers.Real):
+        return float(g)
+    raise TypeError(f"{what} must be a real number or a Value, got {type(g).__name__}: {g!r}")
+
+
+def _run_hooks(node: Value, g: Any) -> Any:
+    for hook in list(node._hooks or ()):
+        r = hook(g)
+        if r is None:
+            continue
+        if not isinstance(r, Value):
+            name = getattr(hook, "__qualname__", repr(hook))
+            r = _gradient_number(r, f"the value returned by hook {name}")
+        g = r
+    return g

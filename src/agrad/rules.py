@@ -1,0 +1,177 @@
+"""The derivative table: every primitive, its VJP rule and, beside it, its JVP rule.
+
+A VJP rule maps the incoming gradient ``g`` to one gradient per operand:
+``vjp(g, out, *xs) -> tuple``. A JVP rule maps the operands' tangents to the
+output's tangent: ``jvp(x_dots, out, *xs) -> out_dot``. ``out`` is the op's
+result and ``xs`` its operands.
+
+Rules call agrad's own functions (``exp``, ``log``, ``sin``, ...), which take a
+Value or a float. backward() feeds them floats, so a plain backward builds no
+nodes; with ``create_graph=True`` it feeds them Values, and the gradient is
+itself a graph, so ``grad(grad(f))`` needs no extra code. A gradient given for
+an operand that is a constant float is ignored.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agrad import kernels as K
+from agrad.value import Value, cos, dot, exp, log, maximum, minimum, sigmoid, sin, softplus, sqrt, tanh
+from agrad.value import relu as _relu
+from agrad.value import sum as _sum
+
+X = Any  # a Value or a float: every rule runs on both
+
+
+def _d(x: X) -> float:
+    """The number inside x: rules branch on data, never on Value identity."""
+    return x.data if isinstance(x, Value) else float(x)
+
+
+def _mask(kernel: Callable[[float], float], x: X) -> float:
+    """A piecewise-constant factor (sign, step): a float, so it has no derivative."""
+    return kernel(_d(x))
+
+
+# fmt: off
+def add_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, g
+def add_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] + d[1]
+
+def sub_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, -g
+def sub_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] - d[1]
+
+def mul_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * y, g * x
+def mul_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * y + x * d[1]
+
+def div_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g / y, -g * out / y
+def div_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return (d[0] - out * d[1]) / y
+
+def neg_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g,)
+def neg_jvp(d: tuple[X, ...], out: X, x: X) -> X: return -d[0]
+
+# x ** c with a constant c. c == 0 is special-cased, as in PyTorch, so that
+# 0 ** 0 has gradient 0 rather than 0 * 0 ** -1 = nan.
+def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * c * x ** (c - 1) if c != 0 else 0.0 * g,)
+def powc_jvp(d: tuple[X, ...], out: X, x: X, c: float) -> X: return d[0] * c * x ** (c - 1) if c != 0 else 0.0 * d[0]
+
+# x ** y with both sides live. d/dy = out * log(x) is nan for x <= 0; PyTorch
+# makes it 0 where x == 0 and y >= 0 (out is 0 or 1 there, and flat in y).
+def _dpow_dy(out: X, x: X, y: X) -> X: return out * log(x) if _d(x) != 0 or _d(y) < 0 else 0.0 * out
+def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * y * x ** (y - 1), g * _dpow_dy(out, x, y)
+def pow_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * y * x ** (y - 1) + d[1] * _dpow_dy(out, x, y)
+
+def exp_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out,)
+def exp_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * out
+
+def log_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g / x,)
+def log_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] / x
+
+def sqrt_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * 0.5 / out,)
+def sqrt_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * 0.5 / out
+
+def tanh_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * (1.0 - out * out),)
+def tanh_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * (1.0 - out * out)
+
+def sigmoid_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out * (1.0 - out),)
+def sigmoid_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * out * (1.0 - out)
+
+# softplus' = sigmoid, which stays finite where the textbook e**x / (1 + e**x) overflows.
+def softplus_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * sigmoid(x),)
+def softplus_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * sigmoid(x)
+
+def relu_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * _mask(K.step, x),)
+def relu_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * _mask(K.step, x)
+
+def abs_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * _mask(K.sign, x),)
+def abs_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * _mask(K.sign, x)
+
+def sin_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * cos(x),)
+def sin_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * cos(x)
+
+def cos_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g * sin(x),)
+def cos_jvp(d: tuple[X, ...], out: X, x: X) -> X: return -d[0] * sin(x)
+
+# min/max send g to the chosen side and split it evenly at a tie, as torch.minimum does.
+def _pick(x: X, y: X, take_x: bool) -> tuple[float, float]:
+    return (0.5, 0.5) if _d(x) == _d(y) else (1.0, 0.0) if take_x else (0.0, 1.0)
+def min_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, x < y); return g * a, g * b
+def min_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, x < y); return d[0] * a + d[1] * b
+def max_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, x > y); return g * a, g * b
+def max_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, x > y); return d[0] * a + d[1] * b
+
+def sum_vjp(g: X, out: X, *xs: X) -> tuple[X, ...]: return (g,) * len(xs)
+def sum_jvp(d: tuple[X, ...], out: X, *xs: X) -> X: return _sum(d)
+
+# dot's operands are (w1..wn, x1..xn): the gradient of each w is g * its x, and back.
+def dot_vjp(g: X, out: X, *wx: X) -> tuple[X, ...]: n = len(wx) // 2; return tuple(g * v for v in wx[n:] + wx[:n])
+def dot_jvp(d: tuple[X, ...], out: X, *wx: X) -> X: n = len(wx) // 2; return dot(d[:n], wx[n:]) + dot(wx[:n], d[n:])
+# fmt: on
+
+
+def _abs(x: X) -> X:
+    return abs(x)
+
+
+def _powc(x: X, c: float) -> X:
+    return x**c
+
+
+def _minimum(x: X, y: X) -> X:
+    return minimum(x, y)
+
+
+def _maximum(x: X, y: X) -> X:
+    return maximum(x, y)
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One row of the table: the op's function on Values or floats, and its two rules."""
+
+    name: str
+    fn: Callable[..., Any]
+    vjp: Callable[..., tuple[Any, ...]]
+    jvp: Callable[..., Any]
+
+
+def _row(name: str, fn: Callable[..., Any], vjp: Callable[..., Any], jvp: Callable[..., Any]) -> Primitive:
+    return Primitive(name, fn, vjp, jvp)
+
+
+RULES: dict[str, Primitive] = {
+    p.name: p
+    for p in [
+        _row("+", operator.add, add_vjp, add_jvp),
+        _row("-", operator.sub, sub_vjp, sub_jvp),
+        _row("*", operator.mul, mul_vjp, mul_jvp),
+        _row("/", operator.truediv, div_vjp, div_jvp),
+        _row("neg", operator.neg, neg_vjp, neg_jvp),
+        _row("**", _powc, powc_vjp, powc_jvp),
+        _row("pow", operator.pow, pow_vjp, pow_jvp),
+        _row("exp", exp, exp_vjp, exp_jvp),
+        _row("log", log, log_vjp, log_jvp),
+        _row("sqrt", sqrt, sqrt_vjp, sqrt_jvp),
+        _row("tanh", tanh, tanh_vjp, tanh_jvp),
+        _row("sigmoid", sigmoid, sigmoid_vjp, sigmoid_jvp),
+        _row("softplus", softplus, softplus_vjp, softplus_jvp),
+        _row("relu", _relu, relu_vjp, relu_jvp),
+        _row("abs", _abs, abs_vjp, abs_jvp),
+        _row("sin", sin, sin_vjp, sin_jvp),
+        _row("cos", cos, cos_vjp, cos_jvp),
+        _row("min", _minimum, min_vjp, min_jvp),
+        _row("max", _maximum, max_vjp, max_jvp),
+        _row("sum", lambda *xs: _sum(xs), sum_vjp, sum_jvp),
+        _row("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp),
+    ]
+}
+"""Every primitive by its ``_op`` string.
+
+>>> sorted(RULES)[:4]
+['*', '**', '+', '-']
+>>> RULES["*"].vjp(1.0, 6.0, 2.0, 3.0)
+(3.0, 2.0)
+"""

@@ -1,0 +1,426 @@
+"""The Value type: a float that records the op that made it.
+
+A node is five slots: ``data``, ``grad``, ``label``, ``_op`` and
+``_children``, the ordered operands. An operand that is a plain number stays a
+float inside ``_children``: it costs no node and gets no gradient. There is no
+closure per node (micrograd's ``_backward``): the derivative of every op lives
+once, in ``agrad.rules``, and ``agrad.backprop`` looks it up by ``_op``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any, Union
+
+from agrad import kernels as K
+from agrad.modes import ANOMALY, NO_GRAD, mode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+Operand = Union["Value", float]
+Hook = "Callable[[Any], Any]"
+
+
+def _real(x: object, what: str = "Value data") -> float:
+    """Coerce int, bool, float or a NumPy real scalar to float; refuse the rest."""
+    if isinstance(x, numbers.Real):
+        return float(x)
+    raise TypeError(f"{what} must be a real number (int, float, bool), got {type(x).__name__}: {x!r}")
+
+
+def _number(x: object) -> float | None:
+    """A real number as float, anything else None (the reflected operators' other side)."""
+    return float(x) if isinstance(x, numbers.Real) else None
+
+
+def _operand(x: object) -> Value | float | None:
+    """A Value stays itself, a real number becomes float, anything else None."""
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, numbers.Real):
+        return float(x)
+    return None
+
+
+class Value:
+    """A scalar that remembers how it was computed, so backward() can differentiate it.
+
+    >>> a = Value(2.0, label="a"); b = Value(-3.0, label="b"); c = Value(10.0, label="c")
+    >>> f = a * b + c
+    >>> f.backward()
+    >>> f.data, a.grad, b.grad, c.grad
+    (4.0, -3.0, 2.0, 1.0)
+
+    Values hash by identity, and ``==`` is identity, so they work as dict keys.
+    ``<``, ``<=``, ``>`` and ``>=`` compare ``.data`` and return a plain bool.
+    """
+
+    __slots__ = ("__weakref__", "_children", "_g", "_hooks", "_op", "data", "grad", "label")
+    __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
+
+    data: float
+    grad: Any  # float; a Value after backward(create_graph=True)
+    label: str
+    _op: str
+    _children: tuple[Value | float, ...]
+    _g: Any  # gradient collected during one backward walk
+    _hooks: list[Callable[[Any], Any]] | None
+
+    def __init__(
+        self,
+        data: float,
+        _children: tuple[Value | float, ...] = (),
+        _op: str = "",
+        label: str = "",
+    ) -> None:
+        self.data = data if type(data) is float else _real(data)
+        self.grad = 0.0
+        self.label = label
+        self._op = _op
+        self._children = tuple(_children)
+        self._g = None
+        self._hooks = None
+        if mode.flags and _children:
+            if mode.flags & NO_GRAD:
+                self._children, self._op = (), ""
+            elif mode.flags & ANOMALY:
+                from agrad.anomaly import check_forward
+
+                check_forward(self)
+
+    @property
+    def _prev(self) -> set[Value]:
+        """The child Values as a set, as in the seed. ``_children`` keeps their order."""
+        return {c for c in self._children if isinstance(c, Value)}
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data}, grad={self.grad}{label})"
+
+    # -- arithmetic: each op makes one node; a number operand stays a float ----
+
+    def __add__(self, other: object) -> Value:
+        o = other if isinstance(other, Value) else _operand(other)
+        if o is None:
+            return NotImplemented
+        return Value(self.data + (o if type(o) is float else o.data), (self, o), "+")  # type: ignore[union-attr]
+
+    def __radd__(self, other: object) -> Value:
+        o = _number(other)
+        return NotImplemented if o is None else Value(o + self.data, (o, self), "+")
+
+    def __sub__(self, other: object) -> Value:
+        o = other if isinstance(other, Value) else _operand(other)
+        if o is None:
+            return NotImplemented
+        return Value(self.data - (o if type(o) is float else o.data), (self, o), "-")  # type: ignore[union-attr]
+
+    def __rsub__(self, other: object) -> Value:
+        o = _number(other)
+        return NotImplemented if o is None else Value(o - self.data, (o, self), "-")
+
+    def __mul__(self, other: object) -> Value:
+        o = other if isinstance(other, Value) else _operand(other)
+        if o is None:
+            return NotImplemented
+        return Value(self.data * (o if type(o) is float else o.data), (self, o), "*")  # type: ignore[union-attr]
+
+    def __rmul__(self, other: object) -> Value:
+        o = _number(other)
+        return NotImplemented if o is None else Value(o * self.data, (o, self), "*")
+
+    def __truediv__(self, other: object) -> Value:
+        o = other if isinstance(other, Value) else _operand(other)
+        if o is None:
+            return NotImplemented
+        return Value(K.div(self.data, o if type(o) is float else o.data), (self, o), "/")  # type: ignore[union-attr]
+
+    def __rtruediv__(self, other: object) -> Value:
+        o = _number(other)
+        return NotImplemented if o is None else Value(K.div(o, self.data), (o, self), "/")
+
+    def __pow__(self, other: object) -> Value:
+        o = other if isinstance(other, Value) else _operand(other)
+        if o is None:
+            return NotImplemented
+        if type(o) is float:  # x ** c, micrograd's op: only the base has a gradient
+            return Value(K.pow(self.data, o), (self, o), "**")
+        return Value(K.pow(self.data, o.data), (self, o), "pow")  # type: ignore[union-attr]
+
+    def __rpow__(self, other: object) -> Value:
+        o = _number(other)
+        return NotImplemented if o is None else Value(K.pow(o, self.data), (o, self), "pow")
+
+    def __neg__(self) -> Value:
+        return Value(-self.data, (self,), "neg")
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        return Value(abs(self.data), (self,), "abs")
+
+    # -- comparisons read .data and return bool; == stays identity ------------
+
+    def __lt__(self, other: object) -> bool:
+        return self.data < _cmp(other)
+
+    def __le__(self, other: object) -> bool:
+        return self.data <= _cmp(other)
+
+    def __gt__(self, other: object) -> bool:
+        return self.data > _cmp(other)
+
+    def __ge__(self, other: object) -> bool:
+        return self.data >= _cmp(other)
+
+    __hash__ = object.__hash__
+
+    def __float__(self) -> float:
+        return self.data
+
+    # -- elementary functions -----------------------------------------------
+
+    def exp(self) -> Value:
+        """e ** self."""
+        return Value(K.exp(self.data), (self,), "exp")
+
+    def log(self) -> Value:
+        """Natural log; log(0) = -inf, log(x < 0) = nan."""
+        return Value(K.log(self.data), (self,), "log")
+
+    def sqrt(self) -> Value:
+        """Square root; sqrt(x < 0) = nan."""
+        return Value(K.sqrt(self.data), (self,), "sqrt")
+
+    def tanh(self) -> Value:
+        """Hyperbolic tangent; finite for every input."""
+        return Value(K.tanh(self.data), (self,), "tanh")
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e ** -self); finite for every input."""
+        return Value(K.sigmoid(self.data), (self,), "sigmoid")
+
+    def relu(self) -> Value:
+        """max(self, 0); relu'(0) = 0."""
+        return Value(K.relu(self.data), (self,), "relu")
+
+    def sin(self) -> Value:
+        """Sine."""
+        return Value(K.sin(self.data), (self,), "sin")
+
+    def cos(self) -> Value:
+        """Cosine."""
+        return Value(K.cos(self.data), (self,), "cos")
+
+    def softplus(self) -> Value:
+        """log(1 + e ** self); finite for every finite input."""
+        return Value(K.softplus(self.data), (self,), "softplus")
+
+    def minimum(self, other: Value | float) -> Value:
+        """The smaller of self and other; at a tie each gets half the gradient."""
+        return _binary("min", min, self, other)
+
+    def maximum(self, other: Value | float) -> Value:
+        """The larger of self and other; at a tie each gets half the gradient."""
+        return _binary("max", max, self, other)
+
+    # -- autograd -------------------------------------------------------------
+
+    def backward(self, gradient: Any = 1.0, create_graph: bool = False) -> None:
+        """Add d(self)/d(node) * gradient to ``.grad`` of every node in the graph.
+
+        Repeated calls accumulate, as in PyTorch. With ``create_graph=True``
+        the gradients are Values that can be differentiated again.
+        """
+        from agrad.backprop import backward
+
+        backward(self, gradient, create_graph)
+
+    def detach(self) -> Value:
+        """A new leaf with the same data, cut off from the graph.
+
+        >>> x = Value(3.0); y = (x * x).detach()
+        >>> y.data, y._prev
+        (9.0, set())
+        """
+        return Value(self.data, label=self.label)
+
+    def register_hook(self, fn: Callable[[Any], Any]) -> Callable[[], None]:
+        """Call ``fn(g)`` with the gradient flowing into this node during backward.
+
+        If ``fn`` returns a number, that replaces the gradient. Returns a
+        function that removes the hook.
+
+        >>> x = Value(2.0); remove = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).backward(); x.grad
+        30.0
+        """
+        if not callable(fn):
+            raise TypeError(f"register_hook expects a callable, got {type(fn).__name__}")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        hooks = self._hooks
+        return lambda: hooks.remove(fn) if fn in hooks else None
+
+    def zero_grad(self) -> None:
+        """Set ``.grad`` back to 0.0."""
+        self.grad = 0.0
+
+
+def _cmp(other: object) -> float:
+    if isinstance(other, Value):
+        return other.data
+    return _real(other, "a Value can only be compared with a Value or a real number; the other side")
+
+
+def _binary(op: str, kernel: Callable[[float, float], float], x: Value | float, y: Value | float) -> Value:
+    xo, yo = _operand(x), _operand(y)
+    if xo is None or yo is None:
+        bad = y if xo is not None else x
+        raise TypeError(f"{op}imum expects Values or real numbers, got {type(bad).__name__}")
+    xd = xo if type(xo) is float else xo.data  # type: ignore[union-attr]
+    yd = yo if type(yo) is float else yo.data  # type: ignore[union-attr]
+    return Value(kernel(xd, yd) if xd == xd and yd == yd else K.NAN, (xo, yo), op)
+
+
+# -- the same functions for a Value or a plain number -------------------------
+# Rules in agrad.rules call these, so one rule serves floats (a fast, graph-free
+# backward) and Values (a differentiable backward) alike.
+
+
+def _lift(name: str, kernel: Callable[[float], float]) -> Callable[[Any], Any]:
+    def fn(x: Any) -> Any:
+        if type(x) is float:
+            return kernel(x)
+        if isinstance(x, numbers.Real):
+            return kernel(float(x))
+        method = getattr(x, name, None)
+        if method is None:
+            raise TypeError(f"agrad.{name} expects a Value or a real number, got {type(x).__name__}: {x!r}")
+        return method()
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+exp = _lift("exp", K.exp)
+exp.__doc__ = """e ** x for a Value or a number.
+
+>>> exp(0.0), exp(Value(0.0)).data
+(1.0, 1.0)
+"""
+log = _lift("log", K.log)
+log.__doc__ = """Natural log for a Value or a number; log(0) = -inf, log(-1) = nan.
+
+>>> log(1.0), log(0.0), log(Value(1.0)).data
+(0.0, -inf, 0.0)
+"""
+sqrt = _lift("sqrt", K.sqrt)
+sqrt.__doc__ = """Square root for a Value or a number; sqrt(-1) = nan.
+
+>>> sqrt(9.0), sqrt(Value(4.0)).data
+(3.0, 2.0)
+"""
+tanh = _lift("tanh", K.tanh)
+tanh.__doc__ = """tanh for a Value or a number; finite everywhere.
+
+>>> tanh(0.0), tanh(Value(1000.0)).data
+(0.0, 1.0)
+"""
+sigmoid = _lift("sigmoid", K.sigmoid)
+sigmoid.__doc__ = """1 / (1 + e**-x) for a Value or a number; finite everywhere.
+
+>>> sigmoid(0.0), sigmoid(Value(-1000.0)).data
+(0.5, 0.0)
+"""
+relu = _lift("relu", K.relu)
+relu.__doc__ = """max(x, 0) for a Value or a number; relu'(0) = 0 as in PyTorch.
+
+>>> relu(-1.0), relu(Value(2.0)).data
+(0.0, 2.0)
+"""
+sin = _lift("sin", K.sin)
+sin.__doc__ = """sin for a Value or a number.
+
+>>> sin(0.0), sin(Value(0.0)).data
+(0.0, 0.0)
+"""
+cos = _lift("cos", K.cos)
+cos.__doc__ = """cos for a Value or a number.
+
+>>> cos(0.0), cos(Value(0.0)).data
+(1.0, 1.0)
+"""
+softplus = _lift("softplus", K.softplus)
+softplus.__doc__ = """log(1 + e**x) for a Value or a number, stable for any input.
+
+>>> softplus(1000.0), round(softplus(Value(0.0)).data, 6)
+(1000.0, 0.693147)
+"""
+
+
+def minimum(x: Any, y: Any) -> Any:
+    """The smaller of x and y; at a tie each side gets half the gradient, as in PyTorch.
+
+    >>> minimum(2.0, 3.0), minimum(Value(2.0), 3.0).data
+    (2.0, 2.0)
+    """
+    if type(x) is float and type(y) is float:
+        return min(x, y) if x == x and y == y else K.NAN
+    return _binary("min", min, x, y)
+
+
+def maximum(x: Any, y: Any) -> Any:
+    """The larger of x and y; at a tie each side gets half the gradient, as in PyTorch.
+
+    >>> maximum(2.0, 3.0), maximum(Value(2.0), 3.0).data
+    (3.0, 3.0)
+    """
+    if type(x) is float and type(y) is float:
+        return max(x, y) if x == x and y == y else K.NAN
+    return _binary("max", max, x, y)
+
+
+def sum(xs: Iterable[Any]) -> Any:
+    """x1 + x2 + ... + xn as one node, not a chain of n - 1 additions.
+
+    Numbers alone give a float, as every agrad function does.
+
+    >>> sum([Value(1.0), 2.0, Value(3.0)]).data, sum([1.0, 2.0])
+    (6.0, 3.0)
+    """
+    items = tuple(_operand_or_raise(x, "sum") for x in xs)
+    total = 0.0
+    for x in items:
+        total += x if type(x) is float else x.data  # type: ignore[union-attr]
+    return Value(total, items, "sum") if _any_value(items) else total
+
+
+def dot(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
+    """w1*x1 + ... + wn*xn as one node; children are (w1..wn, x1..xn).
+
+    >>> dot([Value(1.0), Value(2.0)], [3.0, 4.0]).data
+    11.0
+    """
+    w = tuple(_operand_or_raise(v, "dot") for v in ws)
+    x = tuple(_operand_or_raise(v, "dot") for v in xs)
+    if len(w) != len(x):
+        raise ValueError(f"dot needs two sequences of the same length, got {len(w)} and {len(x)}")
+    total = 0.0
+    for a, b in zip(w, x):
+        total += (a if type(a) is float else a.data) * (b if type(b) is float else b.data)  # type: ignore[union-attr]
+    return Value(total, w + x, "dot") if _any_value(w + x) else total
+
+
+def _operand_or_raise(x: object, fn: str) -> Value | float:
+    o = _operand(x)
+    if o is None:
+        raise TypeError(f"agrad.{fn} expects Values or real numbers, got {type(x).__name__}: {x!r}")
+    return o
+
+
+def _any_value(items: tuple[Value | float, ...]) -> bool:
+    return any(type(x) is not float for x in items)
