@@ -15,6 +15,8 @@ from agrad.modes import ANOMALY, mode
 from agrad.rules import RULES
 from agrad.value import Value
 
+_VJP = {name: p.vjp for name, p in RULES.items()}
+
 
 def toposort(root: Value) -> list[Value]:
     """Every Value that root depends on, children before parents, without recursion.
@@ -68,9 +70,12 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
         kids = node._children
         if not kids:
             continue
-        vjp = RULES[node._op].vjp
+        vjp = _VJP[node._op]
         if create_graph:
             gs = vjp(g, node, *kids)
+        elif len(kids) == 2:  # most ops; unpacked by hand as it is the hottest line of the walk
+            a, b = kids
+            gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)  # type: ignore[union-attr]
         else:
             gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
         if check:

@@ -31,6 +31,8 @@ def _real(x: object, what: str = "Value data") -> float:
 
 def _number(x: object) -> float | None:
     """A real number as float, anything else None (the reflected operators' other side)."""
+    if type(x) is int:
+        return float(x)
     return float(x) if isinstance(x, numbers.Real) else None
 
 
@@ -78,7 +80,7 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._op = _op
-        self._children = tuple(_children)
+        self._children = _children if type(_children) is tuple else tuple(_children)
         self._g = None
         self._hooks = None
         if mode.flags and _children:
@@ -101,52 +103,52 @@ class Value:
     # -- arithmetic: each op makes one node; a number operand stays a float ----
 
     def __add__(self, other: object) -> Value:
-        o = other if isinstance(other, Value) else _operand(other)
-        if o is None:
-            return NotImplemented
-        return Value(self.data + (o if type(o) is float else o.data), (self, o), "+")  # type: ignore[union-attr]
+        if isinstance(other, Value):
+            return Value(self.data + other.data, (self, other), "+")
+        o = other if type(other) is float else _number(other)
+        return NotImplemented if o is None else Value(self.data + o, (self, o), "+")
 
     def __radd__(self, other: object) -> Value:
         o = _number(other)
         return NotImplemented if o is None else Value(o + self.data, (o, self), "+")
 
     def __sub__(self, other: object) -> Value:
-        o = other if isinstance(other, Value) else _operand(other)
-        if o is None:
-            return NotImplemented
-        return Value(self.data - (o if type(o) is float else o.data), (self, o), "-")  # type: ignore[union-attr]
+        if isinstance(other, Value):
+            return Value(self.data - other.data, (self, other), "-")
+        o = other if type(other) is float else _number(other)
+        return NotImplemented if o is None else Value(self.data - o, (self, o), "-")
 
     def __rsub__(self, other: object) -> Value:
         o = _number(other)
         return NotImplemented if o is None else Value(o - self.data, (o, self), "-")
 
     def __mul__(self, other: object) -> Value:
-        o = other if isinstance(other, Value) else _operand(other)
-        if o is None:
-            return NotImplemented
-        return Value(self.data * (o if type(o) is float else o.data), (self, o), "*")  # type: ignore[union-attr]
+        if isinstance(other, Value):
+            return Value(self.data * other.data, (self, other), "*")
+        o = other if type(other) is float else _number(other)
+        return NotImplemented if o is None else Value(self.data * o, (self, o), "*")
 
     def __rmul__(self, other: object) -> Value:
         o = _number(other)
         return NotImplemented if o is None else Value(o * self.data, (o, self), "*")
 
     def __truediv__(self, other: object) -> Value:
-        o = other if isinstance(other, Value) else _operand(other)
-        if o is None:
-            return NotImplemented
-        return Value(K.div(self.data, o if type(o) is float else o.data), (self, o), "/")  # type: ignore[union-attr]
+        if isinstance(other, Value):
+            return Value(K.div(self.data, other.data), (self, other), "/")
+        o = other if type(other) is float else _number(other)
+        return NotImplemented if o is None else Value(K.div(self.data, o), (self, o), "/")
 
     def __rtruediv__(self, other: object) -> Value:
         o = _number(other)
         return NotImplemented if o is None else Value(K.div(o, self.data), (o, self), "/")
 
     def __pow__(self, other: object) -> Value:
-        o = other if isinstance(other, Value) else _operand(other)
+        if isinstance(other, Value):
+            return Value(K.pow(self.data, other.data), (self, other), "pow")
+        o = other if type(other) is float else _number(other)
         if o is None:
             return NotImplemented
-        if type(o) is float:  # x ** c, micrograd's op: only the base has a gradient
-            return Value(K.pow(self.data, o), (self, o), "**")
-        return Value(K.pow(self.data, o.data), (self, o), "pow")  # type: ignore[union-attr]
+        return Value(K.pow(self.data, o), (self, o), "**")  # x ** c, micrograd's op: only x gets a gradient
 
     def __rpow__(self, other: object) -> Value:
         o = _number(other)
