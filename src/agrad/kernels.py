@@ -135,18 +135,20 @@ def relu(x: float) -> float:
 
 
 def sign(x: float) -> float:
-    """-1, 0 or 1: the derivative of abs, with abs'(0) = 0 as in PyTorch.
+    """-1, 0 or 1: the derivative of abs, with abs'(0) = 0 and abs'(nan) = 0 as in PyTorch.
 
-    >>> sign(-3.0), sign(0.0), sign(2.0)
-    (-1.0, 0.0, 1.0)
+    >>> sign(-3.0), sign(0.0), sign(2.0), sign(NAN)
+    (-1.0, 0.0, 1.0, 0.0)
     """
-    return float((x > 0.0) - (x < 0.0)) if x == x else NAN
+    return float((x > 0.0) - (x < 0.0))
 
 
 def step(x: float) -> float:
-    """1 where x > 0, else 0: the derivative of relu, with relu'(0) = 0.
+    """0 where x <= 0, else 1: the derivative of relu, with relu'(0) = 0.
 
-    >>> step(0.0), step(0.5)
-    (0.0, 1.0)
+    A nan passes its gradient through, as PyTorch's relu does.
+
+    >>> step(0.0), step(0.5), step(NAN)
+    (0.0, 1.0, 1.0)
     """
-    return 1.0 if x > 0.0 else 0.0
+    return 0.0 if x <= 0.0 else 1.0

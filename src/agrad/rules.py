@@ -37,6 +37,22 @@ def _mask(kernel: Callable[[float], float], x: X) -> float:
     return kernel(_d(x))
 
 
+def _div(a: X, b: X) -> X:
+    """a / b; Python raises on a float divided by zero, so fall back to IEEE (1/0 = inf)."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return K.div(float(a), float(b))
+
+
+def _pow(x: X, y: X) -> X:
+    """x ** y; on numbers, C's pow, as Python's float ** raises or turns complex at the edges."""
+    tx, ty = type(x), type(y)
+    if (tx is float or tx is int) and (ty is float or ty is int):
+        return K.pow(x, y)
+    return x**y
+
+
 # fmt: off
 def add_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, g
 def add_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] + d[1]
@@ -47,31 +63,33 @@ def sub_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] - d[1]
 def mul_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * y, g * x
 def mul_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * y + x * d[1]
 
-def div_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g / y, -g * out / y
-def div_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return (d[0] - out * d[1]) / y
+def div_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return _div(g, y), _div(-g * out, y)
+def div_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return _div(d[0] - out * d[1], y)
 
 def neg_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g,)
 def neg_jvp(d: tuple[X, ...], out: X, x: X) -> X: return -d[0]
 
 # x ** c with a constant c. c == 0 is special-cased, as in PyTorch, so that
 # 0 ** 0 has gradient 0 rather than 0 * 0 ** -1 = nan.
-def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * c * x ** (c - 1) if c != 0 else 0.0 * g,)
-def powc_jvp(d: tuple[X, ...], out: X, x: X, c: float) -> X: return d[0] * c * x ** (c - 1) if c != 0 else 0.0 * d[0]
+def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * c * _pow(x, c - 1) if c != 0 else 0.0 * g,)
+def powc_jvp(d: tuple[X, ...], out: X, x: X, c: float) -> X: return d[0] * c * _pow(x, c - 1) if c != 0 else 0.0 * d[0]
 
 # x ** y with both sides live. d/dy = out * log(x) is nan for x <= 0; PyTorch
 # makes it 0 where x == 0 and y >= 0 (out is 0 or 1 there, and flat in y).
 def _dpow_dy(out: X, x: X, y: X) -> X: return out * log(x) if _d(x) != 0 or _d(y) < 0 else 0.0 * out
-def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * y * x ** (y - 1), g * _dpow_dy(out, x, y)
-def pow_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * y * x ** (y - 1) + d[1] * _dpow_dy(out, x, y)
+# d/dx = y * x ** (y - 1) is masked to 0 where y == 0, as for x ** c above.
+def _dpow_dx(x: X, y: X) -> X: return y * _pow(x, y - 1) if _d(y) != 0 else 0.0 * y
+def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
+def pow_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * _dpow_dx(x, y) + d[1] * _dpow_dy(out, x, y)
 
 def exp_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out,)
 def exp_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * out
 
-def log_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g / x,)
-def log_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] / x
+def log_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (_div(g, x),)
+def log_jvp(d: tuple[X, ...], out: X, x: X) -> X: return _div(d[0], x)
 
-def sqrt_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * 0.5 / out,)
-def sqrt_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * 0.5 / out
+def sqrt_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (_div(g * 0.5, out),)
+def sqrt_jvp(d: tuple[X, ...], out: X, x: X) -> X: return _div(d[0] * 0.5, out)
 
 def tanh_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * (1.0 - out * out),)
 def tanh_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * (1.0 - out * out)
@@ -96,12 +114,17 @@ def cos_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g * sin(x),)
 def cos_jvp(d: tuple[X, ...], out: X, x: X) -> X: return -d[0] * sin(x)
 
 # min/max send g to the chosen side and split it evenly at a tie, as torch.minimum does.
-def _pick(x: X, y: X, take_x: bool) -> tuple[float, float]:
-    return (0.5, 0.5) if _d(x) == _d(y) else (1.0, 0.0) if take_x else (0.0, 1.0)
-def min_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, x < y); return g * a, g * b
-def min_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, x < y); return d[0] * a + d[1] * b
-def max_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, x > y); return g * a, g * b
-def max_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, x > y); return d[0] * a + d[1] * b
+# With a nan neither side loses, so both get g (PyTorch's masks do the same).
+def _pick(x: X, y: X, smaller: bool) -> tuple[float, float]:
+    a, b = _d(x), _d(y)
+    if a == b:
+        return 0.5, 0.5
+    lose_x, lose_y = (a > b, a < b) if smaller else (a < b, a > b)
+    return 0.0 if lose_x else 1.0, 0.0 if lose_y else 1.0
+def min_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, True); return g * a, g * b
+def min_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, True); return d[0] * a + d[1] * b
+def max_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, False); return g * a, g * b
+def max_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, False); return d[0] * a + d[1] * b
 
 def sum_vjp(g: X, out: X, *xs: X) -> tuple[X, ...]: return (g,) * len(xs)
 def sum_jvp(d: tuple[X, ...], out: X, *xs: X) -> X: return _sum(d)

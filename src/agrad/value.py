@@ -24,25 +24,27 @@ Hook = "Callable[[Any], Any]"
 
 def _real(x: object, what: str = "Value data") -> float:
     """Coerce int, bool, float or a NumPy real scalar to float; refuse the rest."""
-    if isinstance(x, numbers.Real):
-        return float(x)
+    r = _number(x)
+    if r is not None:
+        return r
     raise TypeError(f"{what} must be a real number (int, float, bool), got {type(x).__name__}: {x!r}")
 
 
 def _number(x: object) -> float | None:
     """A real number as float, anything else None (the reflected operators' other side)."""
-    if type(x) is int:
+    if type(x) is int or isinstance(x, numbers.Real):
         return float(x)
-    return float(x) if isinstance(x, numbers.Real) else None
+    # NumPy's bool is not registered as numbers.Real, unlike its int and float scalars.
+    if type(x).__module__ == "numpy" and getattr(getattr(x, "dtype", None), "kind", "") == "b":
+        return float(x)  # type: ignore[arg-type]
+    return None
 
 
 def _operand(x: object) -> Value | float | None:
     """A Value stays itself, a real number becomes float, anything else None."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, numbers.Real):
-        return float(x)
-    return None
+    return _number(x)
 
 
 class Value:
@@ -222,11 +224,13 @@ class Value:
 
     def minimum(self, other: Value | float) -> Value:
         """The smaller of self and other; at a tie each gets half the gradient."""
-        return _binary("min", min, self, other)
+        out: Value = _binary("min", min, self, other)
+        return out
 
     def maximum(self, other: Value | float) -> Value:
         """The larger of self and other; at a tie each gets half the gradient."""
-        return _binary("max", max, self, other)
+        out: Value = _binary("max", max, self, other)
+        return out
 
     # -- autograd -------------------------------------------------------------
 
@@ -278,14 +282,20 @@ def _cmp(other: object) -> float:
     return _real(other, "a Value can only be compared with a Value or a real number; the other side")
 
 
-def _binary(op: str, kernel: Callable[[float, float], float], x: Value | float, y: Value | float) -> Value:
+def _binary(op: str, kernel: Callable[[float, float], float], x: Any, y: Any) -> Any:
+    """min or max: a float for two numbers, else one node; nan wins, as in PyTorch."""
     xo, yo = _operand(x), _operand(y)
     if xo is None or yo is None:
+        name = f"{op}imum"
         bad = y if xo is not None else x
-        raise TypeError(f"{op}imum expects Values or real numbers, got {type(bad).__name__}")
+        method = getattr(bad, name, None)  # another type, such as a dual number, may do it itself
+        if method is None:
+            raise TypeError(f"agrad.{name} expects Values or real numbers, got {type(bad).__name__}: {bad!r}")
+        return method(x if bad is y else y)  # min and max are symmetric
     xd = xo if type(xo) is float else xo.data  # type: ignore[union-attr]
     yd = yo if type(yo) is float else yo.data  # type: ignore[union-attr]
-    return Value(kernel(xd, yd) if xd == xd and yd == yd else K.NAN, (xo, yo), op)
+    r = kernel(xd, yd) if xd == xd and yd == yd else K.NAN
+    return r if type(xo) is float and type(yo) is float else Value(r, (xo, yo), op)
 
 
 # -- the same functions for a Value or a plain number -------------------------
@@ -297,8 +307,9 @@ def _lift(name: str, kernel: Callable[[float], float]) -> Callable[[Any], Any]:
     def fn(x: Any) -> Any:
         if type(x) is float:
             return kernel(x)
-        if isinstance(x, numbers.Real):
-            return kernel(float(x))
+        r = _number(x)
+        if r is not None:
+            return kernel(r)
         method = getattr(x, name, None)
         if method is None:
             raise TypeError(f"agrad.{name} expects a Value or a real number, got {type(x).__name__}: {x!r}")
@@ -367,22 +378,18 @@ softplus.__doc__ = """log(1 + e**x) for a Value or a number, stable for any inpu
 def minimum(x: Any, y: Any) -> Any:
     """The smaller of x and y; at a tie each side gets half the gradient, as in PyTorch.
 
-    >>> minimum(2.0, 3.0), minimum(Value(2.0), 3.0).data
+    >>> minimum(2.0, 3), minimum(Value(2.0), 3.0).data
     (2.0, 2.0)
     """
-    if type(x) is float and type(y) is float:
-        return min(x, y) if x == x and y == y else K.NAN
     return _binary("min", min, x, y)
 
 
 def maximum(x: Any, y: Any) -> Any:
     """The larger of x and y; at a tie each side gets half the gradient, as in PyTorch.
 
-    >>> maximum(2.0, 3.0), maximum(Value(2.0), 3.0).data
+    >>> maximum(2.0, 3), maximum(Value(2.0), 3.0).data
     (3.0, 3.0)
     """
-    if type(x) is float and type(y) is float:
-        return max(x, y) if x == x and y == y else K.NAN
     return _binary("max", max, x, y)
 
 
