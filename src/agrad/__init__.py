@@ -7,9 +7,15 @@
 (-3.0, 2.0, 1.0)
 """
 
+from agrad import datasets, losses, nn, optim
+from agrad.anomaly import detect_anomaly
 from agrad.backprop import backward, toposort
+from agrad.explain import explain
+from agrad.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from agrad.modes import enable_grad, is_grad_enabled, no_grad
 from agrad.rules import RULES
+from agrad.serialize import load, save
+from agrad.transforms import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp
 from agrad.value import (
     Value,
     cos,
@@ -26,28 +32,51 @@ from agrad.value import (
     sum,
     tanh,
 )
+from agrad.viz import draw_graph, to_dot
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RULES",
+    "GradcheckError",
     "Value",
     "backward",
     "cos",
+    "detect_anomaly",
+    "datasets",
     "dot",
+    "draw_graph",
     "enable_grad",
     "exp",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "hessian",
+    "hvp",
+    "explain",
     "is_grad_enabled",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "load",
     "log",
+    "losses",
     "maximum",
     "minimum",
+    "nn",
     "no_grad",
+    "optim",
     "relu",
+    "save",
     "sigmoid",
     "sin",
     "softplus",
     "sqrt",
     "sum",
     "tanh",
+    "to_dot",
     "toposort",
+    "value_and_grad",
+    "vjp",
 ]

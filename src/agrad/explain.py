@@ -1,0 +1,175 @@
+"""Explain mode: backward, narrated one chain-rule step at a time.
+
+``explain(f)`` runs ``backward(f)`` itself, so gradients accumulate exactly as
+backward() makes them, hooks included. It watches each node as the walk reaches
+it (a hook that runs after the user's own) and, for that node, calls the op's
+VJP rule from ``agrad.rules.RULES`` on the very arguments backward passes it, so
+every number it prints is one backward computed. The same rule called with
+``g = 1`` gives the local derivative, since a VJP is linear in ``g``. Only the
+words come from this module: one line per op (``_LOCAL``) that says the local
+derivative as a learner writes it, e.g. ``b.data`` for ``a`` in ``a * b``.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from agrad.backprop import backward, toposort
+from agrad.rules import RULES
+from agrad.value import Value
+from agrad.viz import fmt, names
+
+MAX_STEPS_NODES = 100  # past this the narration is too long to read
+
+# Each op's local derivative d(out)/d(operand i) in words. ``x`` holds the
+# operands as text ("a.data", or the number for a constant), ``o`` the output's.
+# The phrases are Python expressions, so a test can evaluate them against RULES.
+# fmt: off
+_LOCAL: dict[str, Callable[[int, list[str], str], str]] = {
+    "+": lambda i, x, o: "1.0",
+    "-": lambda i, x, o: "1.0" if i == 0 else "-1.0",
+    "*": lambda i, x, o: x[1 - i],
+    "/": lambda i, x, o: f"1 / {x[1]}" if i == 0 else f"-{o} / {x[1]}",
+    "neg": lambda i, x, o: "-1.0",
+    "**": lambda i, x, o: f"{x[1]} * {x[0]}**({x[1]} - 1)",
+    "pow": lambda i, x, o: f"{x[1]} * {x[0]}**({x[1]} - 1)" if i == 0 else f"{o} * log({x[0]})",
+    "exp": lambda i, x, o: o,
+    "log": lambda i, x, o: f"1 / {x[0]}",
+    "sqrt": lambda i, x, o: f"0.5 / {o}",
+    "tanh": lambda i, x, o: f"1 - {o}**2",
+    "sigmoid": lambda i, x, o: f"{o} * (1 - {o})",
+    "softplus": lambda i, x, o: f"sigmoid({x[0]})",
+    "relu": lambda i, x, o: f"({x[0]} > 0)",
+    "abs": lambda i, x, o: f"sign({x[0]})",
+    "sin": lambda i, x, o: f"cos({x[0]})",
+    "cos": lambda i, x, o: f"-sin({x[0]})",
+    "min": lambda i, x, o: f"({x[i]} < {x[1 - i]}) + ({x[0]} == {x[1]}) / 2",
+    "max": lambda i, x, o: f"({x[i]} > {x[1 - i]}) + ({x[0]} == {x[1]}) / 2",
+    "sum": lambda i, x, o: "1.0",
+    "dot": lambda i, x, o: x[(i + len(x) // 2) % len(x)],
+}
+# fmt: on
+
+
+def local_phrase(op: str, i: int, operands: list[str], out: str) -> str:
+    """d(out)/d(operand i) of ``op`` in words; operands and out are as they should read.
+
+    >>> local_phrase("*", 0, ["a.data", "b.data"], "f.data")
+    'b.data'
+    >>> local_phrase("tanh", 0, ["n.data"], "o.data")
+    '(1 - o.data**2)'
+    """
+    phrase = _LOCAL.get(op)
+    # a primitive added to RULES without words here still narrates, less kindly
+    text = phrase(i, operands, out) if phrase else f"d{out}/d{operands[i]}"
+    return f"({text})" if " " in text else text  # so "* g" multiplies the whole derivative
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of backward, as a learner writes it.
+
+    ``kind`` is "seed" (the root's own gradient), "chain" (``target.grad +=
+    local * source.grad``) or "hook" (a hook on ``target`` replaced the gradient
+    collected so far with ``value``). ``source`` is the node whose rule ran,
+    ``local`` the local derivative in words and ``local_value`` its number,
+    ``upstream`` the source's gradient in this walk, ``value`` what
+    ``target.grad`` grows by (for a hook: the gradient it now adds and passes on).
+    """
+
+    kind: str
+    target: str
+    source: str
+    op: str
+    local: str
+    local_value: float
+    upstream: float
+    value: float
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def explain(
+    root: Value,
+    gradient: float = 1.0,
+    max_nodes: int | None = MAX_STEPS_NODES,
+    print_steps: bool = True,
+) -> list[Step]:
+    """Run ``backward(root, gradient)`` and narrate every chain-rule step, in order.
+
+    Gradients accumulate exactly as ``backward()`` does (calling it twice adds
+    twice). Nodes are called by their label, or v1, v2, ... (the names
+    ``draw_graph`` shows). Prints the steps unless ``print_steps=False``, and
+    returns them. Refuses graphs of more than ``max_nodes`` Values (None: no limit).
+
+    >>> a = Value(2.0, label="a"); b = Value(-3.0, label="b"); f = a * b; f.label = "f"
+    >>> steps = explain(f)
+    f.grad += 1.0  (the seed: df/df = 1)
+    a.grad += b.data * f.grad = -3.0 * 1.0 = -3.0
+    b.grad += a.data * f.grad = 2.0 * 1.0 = 2.0
+    >>> steps[1].value == a.grad
+    True
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"explain expects a Value, got {type(root).__name__}: {root!r}")
+    if not isinstance(gradient, numbers.Real):
+        raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {gradient!r}")
+    if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
+        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+    topo = toposort(root)
+    if max_nodes is not None and len(topo) > max_nodes:
+        raise ValueError(
+            f"explain would narrate a graph of {len(topo)} Values, more than max_nodes={max_nodes}; "
+            "explain a smaller expression (an inner Value), or pass max_nodes=None to narrate it all"
+        )
+    name = names(topo)
+    steps: list[Step] = []
+    pending: dict[Value, Any] = {}  # this walk's gradient per node, summed as backward sums it
+    seed = float(gradient)
+
+    def watch(node: Value, g: Any) -> None:
+        n = name[node]
+        if node is root:
+            steps.append(
+                Step("seed", n, "", "", "", 1.0, seed, seed, f"{n}.grad += {fmt(seed)}  (the seed: d{n}/d{n} = 1)")
+            )
+        before = seed if node is root else pending.pop(node)
+        if not (g == before or (g != g and before != before)):
+            text = f"{n}.grad: a hook turns this pass's {fmt(before)} into {fmt(g)}, which is added and passed on"
+            steps.append(Step("hook", n, n, "", "", 1.0, before, g, text))
+        kids = node._children
+        if not kids:
+            return
+        vjp = RULES[node._op].vjp
+        xs = [k.data if isinstance(k, Value) else k for k in kids]
+        gs = vjp(g, node.data, *xs)  # backward's own call
+        ones = vjp(1.0, node.data, *xs)
+        words = [f"{name[k]}.data" if isinstance(k, Value) else fmt(k) for k in kids]
+        for i, k in enumerate(kids):
+            if not isinstance(k, Value):
+                continue
+            pending[k] = gs[i] if k not in pending else pending[k] + gs[i]
+            local = local_phrase(node._op, i, words, f"{n}.data")
+            text = f"{name[k]}.grad += {local} * {n}.grad = {fmt(ones[i])} * {fmt(g)} = {fmt(gs[i])}"
+            steps.append(Step("chain", name[k], n, node._op, local, ones[i], g, gs[i], text))
+
+    if print_steps and any(not (type(v.grad) is float and v.grad == 0.0) for v in topo):
+        print("(.grad already holds an earlier backward's gradients; each step shows this pass, added on top)")
+    saved = [(v, v._hooks) for v in topo]
+    try:
+        for v, hooks in saved:
+            v._hooks = [*(hooks or ()), functools.partial(watch, v)]
+        backward(root, seed)
+    finally:
+        for v, hooks in saved:
+            v._hooks = hooks
+    if print_steps:
+        for s in steps:
+            print(s.text)
+    return steps

@@ -1,0 +1,258 @@
+"""Pictures of the graph: DOT text with no dependency, and a ``graphviz.Digraph`` for notebooks.
+
+Both come from one list of DOT statements (``_statements``), so the string from
+``to_dot`` and the Digraph from ``draw_graph`` always describe the same graph.
+The layout is micrograd's ``draw_dot``: a record per Value (``label | data | grad``),
+a small node per op, and edges child -> op -> result. A constant operand (a plain
+number inside ``_children``) gets its own small node, so ``x * 2`` shows its 2.
+Where operand order matters (``-``, ``/``, ``**``, ``pow``, ``dot``) the edges
+into the op say which operand is which.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from agrad.backprop import toposort
+from agrad.value import Value
+
+if TYPE_CHECKING:
+    import graphviz  # type: ignore[import-untyped]
+
+MAX_NODES = 500  # past a few hundred nodes the picture is unreadable, and dot's layout time grows faster than n
+
+INSTALL_DOT = (
+    "the Graphviz layout program {!r} was not found on PATH. Install Graphviz: "
+    "'apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS) "
+    "or 'conda install graphviz' (conda). agrad.to_dot(root) gives the DOT text without it"
+)
+
+_RANKDIRS = ("LR", "RL", "TB", "BT")
+
+
+def fmt(x: Any) -> str:
+    """A number as a learner reads it: ``repr`` when short, else 6 significant digits.
+
+    A Value (a gradient from ``backward(create_graph=True)``) shows its data.
+
+    >>> fmt(-3.0), fmt(0.7071067811865476), fmt(0.9999999999999998), fmt(1e-12), fmt(Value(2.0))
+    ('-3.0', '0.707107', '1.0', '1e-12', '2.0')
+    """
+    if isinstance(x, Value):
+        x = x.data
+    r = repr(float(x))
+    if len(r) > 8:
+        r = f"{x:.6g}"
+        if r.lstrip("-").isdigit():  # 0.9999999999999998 reads 1.0, as a float, not 1
+            r += ".0"
+    return r
+
+
+def names(nodes: Sequence[Value]) -> dict[Value, str]:
+    """Each node's label, or a short automatic name (v1, v2, ...) in the given order.
+
+    Automatic names skip any that a label already uses.
+
+    >>> a = Value(1.0, label="a"); b = a * 2
+    >>> list(names([a, b]).values())
+    ['a', 'v1']
+    """
+    taken = {v.label for v in nodes if v.label}
+    out: dict[Value, str] = {}
+    k = 0
+    for v in nodes:
+        if v.label:
+            out[v] = v.label
+            continue
+        k += 1
+        while f"v{k}" in taken:
+            k += 1
+        out[v] = f"v{k}"
+    return out
+
+
+def _operand_tags(op: str, n: int) -> tuple[str, ...] | None:
+    """Edge labels for ops whose operand order matters; None for symmetric ops."""
+    if op in ("-", "/", "pow"):
+        return ("x", "y")
+    if op == "**":
+        return ("x", "c")
+    if op == "dot":
+        k = n // 2
+        return tuple(f"w{i + 1}" for i in range(k)) + tuple(f"x{i + 1}" for i in range(k))
+    return None
+
+
+def _walk(root: Value, depth: int | None) -> tuple[list[Value], set[Value]]:
+    """The Values to draw, children first, and the frontier: drawn, but not their inputs."""
+    if not isinstance(root, Value):
+        raise TypeError(f"expected the Value whose graph to draw, got {type(root).__name__}: {root!r}")
+    if depth is None:
+        return toposort(root), set()
+    if type(depth) is not int or depth < 0:
+        raise ValueError(f"depth must be a non-negative int (ops above root to draw) or None, got {depth!r}")
+    # Breadth first, so each node's distance is its shortest path to root.
+    dist = {root: 0}
+    order = [root]
+    frontier: set[Value] = set()
+    queue = deque(order)
+    while queue:
+        v = queue.popleft()
+        if dist[v] == depth:
+            if v._children:
+                frontier.add(v)
+            continue
+        for c in v._children:
+            if isinstance(c, Value) and c not in dist:
+                dist[c] = dist[v] + 1
+                order.append(c)
+                queue.append(c)
+    order.reverse()
+    return order, frontier
+
+
+def _esc(text: str) -> str:
+    """Escape a user label for a field of a quoted DOT record label."""
+    for ch in '\\{}|<>"':
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ")
+
+
+def _check_rankdir(rankdir: str) -> None:
+    if rankdir not in _RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
+
+
+def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | None, depth: int | None) -> list[str]:
+    """The DOT statements for root's graph: the one description both views share."""
+    _check_rankdir(rankdir)
+    if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
+        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+    nodes, frontier = _walk(root, depth)
+    inner = [v for v in nodes if v._children and v not in frontier]
+    n_const = 0
+    for v in inner:
+        n_const += len(v._children) - sum(1 for c in v._children if isinstance(c, Value))
+    total = len(nodes) + len(inner) + n_const
+    if max_nodes is not None and total > max_nodes:
+        raise ValueError(
+            f"this graph has {total} nodes to draw ({len(nodes)} Values, {len(inner)} ops, "
+            f"{n_const} constants), more than max_nodes={max_nodes}; laying out that many can take "
+            "Graphviz minutes. Draw part of it with depth=N (only the last N ops above root) "
+            "or by drawing an inner Value, or pass max_nodes=None to draw it all anyway"
+        )
+    name = names(nodes)
+    ids = {v: f"n{i}" for i, v in enumerate(nodes)}
+    flip = rankdir in ("LR", "RL")  # record fields stack across the rank direction unless braced
+    # ordering=in keeps operands in order (a above b in a * b), as a learner wrote them.
+    out = [
+        f"rankdir={rankdir} ordering=in",
+        "node [fontname=Helvetica fontsize=11]",
+        "edge [arrowsize=0.7 fontname=Helvetica fontsize=9]",
+    ]
+    for v in nodes:
+        fields = [_esc(name[v]), f"data {fmt(v.data)}"]
+        if show_grad:
+            fields.append(f"grad {fmt(v.grad)}")
+        body = " | ".join(fields)
+        label = f"{{ {body} }}" if flip else body
+        style = ' style=dashed tooltip="inputs not drawn (depth)"' if v in frontier else ""
+        out.append(f'{ids[v]} [label="{label}" shape=record{style}]')
+        if not v._children or v in frontier:
+            continue
+        op = f"{ids[v]}_op"
+        out.append(f'{op} [label="{v._op}" shape=ellipse height=0.3 margin=0.02]')
+        tags = _operand_tags(v._op, len(v._children))
+        for j, c in enumerate(v._children):
+            if isinstance(c, Value):
+                tail = ids[c]
+            else:
+                tail = f"{ids[v]}_k{j}"
+                out.append(f'{tail} [label="{fmt(c)}" shape=plaintext fontcolor=gray35]')
+            out.append(f'{tail} -> {op} [label="{tags[j]}"]' if tags else f"{tail} -> {op}")
+        out.append(f"{op} -> {ids[v]}")
+    return out
+
+
+def to_dot(
+    root: Value,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    max_nodes: int | None = MAX_NODES,
+    depth: int | None = None,
+) -> str:
+    """The DOT source of root's graph as a string; needs no Graphviz at all.
+
+    Paste it into any Graphviz viewer, or run ``dot -Tsvg``. Arguments as in
+    ``draw_graph``.
+
+    >>> a = Value(2.0, label="a"); b = Value(-3.0, label="b"); f = a * b; f.label = "f"
+    >>> f.backward()
+    >>> dot = to_dot(f)
+    >>> dot.startswith("digraph {"), '[label="{ a | data 2.0 | grad -3.0 }" shape=record]' in dot
+    (True, True)
+    """
+    return "digraph {\n" + "".join(f"\t{s}\n" for s in _statements(root, rankdir, show_grad, max_nodes, depth)) + "}\n"
+
+
+def draw_graph(
+    root: Value,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    max_nodes: int | None = MAX_NODES,
+    depth: int | None = None,
+) -> graphviz.Digraph:
+    """root's graph as a ``graphviz.Digraph``, drawn as micrograd's ``draw_dot``.
+
+    One record per Value (``label | data | grad``; unlabeled Values get v1, v2, ...,
+    the names ``agrad.explain`` uses), one small node per op, edges child -> op ->
+    result. It shows inline in Jupyter; ``.render()`` writes a file and
+    ``.pipe(format="png")`` returns the bytes (both need the Graphviz ``dot`` program).
+    ``rankdir`` is "LR", "RL", "TB" or "BT". Past ``max_nodes`` drawn nodes (Values,
+    ops and constants) it raises ValueError rather than hand Graphviz a graph that
+    takes minutes to lay out; ``depth=N`` draws only the last N ops above root, and
+    ``max_nodes=None`` draws everything. Needs ``pip install "agrad[viz]"``.
+
+    >>> a = Value(2.0, label="a"); f = a * a + 1
+    >>> g = draw_graph(f)
+    >>> type(g).__mro__[1].__name__, g.source == to_dot(f)
+    ('Digraph', True)
+    """
+    lines = _statements(root, rankdir, show_grad, max_nodes, depth)
+    return _digraph_class()(body=[f"\t{s}\n" for s in lines], format="svg")
+
+
+@functools.cache
+def _digraph_class() -> type[graphviz.Digraph]:
+    """A Digraph whose rendering, when ``dot`` is missing, says how to install it."""
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ModuleNotFoundError(
+            'draw_graph needs the graphviz Python package: pip install "agrad[viz]" '
+            "(or pip install graphviz), plus the Graphviz dot program. "
+            "agrad.to_dot(root) gives the DOT text without either",
+            name="graphviz",
+        ) from e
+
+    class DotNotFound(graphviz.ExecutableNotFound):  # type: ignore[misc]
+        _msg = INSTALL_DOT
+
+    class Digraph(graphviz.Digraph):  # type: ignore[misc]
+        # Jupyter's display, .view() and .save-and-render all go through these two.
+        def pipe(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().pipe(*args, **kwargs)
+            except graphviz.ExecutableNotFound as e:
+                raise DotNotFound([self.engine]) from e
+
+        def render(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().render(*args, **kwargs)
+            except graphviz.ExecutableNotFound as e:
+                raise DotNotFound([self.engine]) from e
+
+    return Digraph
