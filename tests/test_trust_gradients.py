@@ -1,0 +1,305 @@
+"""Random graphs and every op, differentiated by agrad and checked against two oracles.
+
+Each graph (tests/strategies.py) is evaluated three ways from one op table
+(tests/opinfo.py): by agrad in float64, by PyTorch in float64, and by mpmath at
+50 digits. agrad's value, gradient (reverse mode), directional derivative
+(forward mode, by the JVP rules of ``agrad.rules``) and Hessian (reverse over
+reverse with ``create_graph=True``; forward over reverse; reverse over forward)
+must match
+
+- PyTorch's value, gradient and Hessian, and
+- central differences of the mpmath program at 50 digits, which are exact to
+  far more digits than float64 holds, so they measure agrad's float error.
+
+The tolerance is relative to the size of the derivatives, and never tighter
+than a few times PyTorch's own distance to the exact answer: agrad must be as
+accurate as PyTorch, not bit-identical to it.
+
+On failure Hypothesis prints the graph as a Python program (the reproducer).
+Run the long profile with ``HYPOTHESIS_PROFILE=long pytest tests/test_trust_gradients.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import mpmath
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from opinfo import OPS, OpInfo
+from strategies import MAX_DEPTH, Graph, agrad_leaves, graphs, mp_eval, trust_settings
+
+import agrad
+from agrad.rules import RULES
+
+torch = pytest.importorskip("torch")
+
+DPS = 50
+H1 = mpmath.mpf("1e-20")  # first differences: truncation ~1e-40, rounding ~1e-30 at 50 digits
+H2 = mpmath.mpf("1e-12")  # second differences: truncation ~1e-24, rounding ~1e-26
+RTOL = 1e-8
+
+
+# -- oracles --------------------------------------------------------------------
+
+
+def mp_gradient(g: Graph) -> list[Any]:
+    """Central differences of the exact program, one input at a time."""
+    with mpmath.workdps(DPS):
+        out = []
+        for i in range(len(g.inputs)):
+            up = [mpmath.mpf(x) for x in g.inputs]
+            dn = list(up)
+            up[i] += H1
+            dn[i] -= H1
+            out.append((mp_eval(g, up) - mp_eval(g, dn)) / (2 * H1))
+        return out
+
+
+def mp_hessian(g: Graph) -> list[list[Any]]:
+    """Second central differences of the exact program."""
+    n = len(g.inputs)
+
+    def f(*steps: tuple[int, int]) -> Any:
+        xs = [mpmath.mpf(x) for x in g.inputs]
+        for i, s in steps:
+            xs[i] += s * H2
+        return mp_eval(g, xs)
+
+    with mpmath.workdps(DPS):
+        f0 = f()
+        hess = [[mpmath.mpf(0)] * n for _ in range(n)]
+        for i in range(n):
+            hess[i][i] = (f((i, 1)) - 2 * f0 + f((i, -1))) / H2**2
+            for j in range(i):
+                d = f((i, 1), (j, 1)) - f((i, 1), (j, -1)) - f((i, -1), (j, 1)) + f((i, -1), (j, -1))
+                hess[i][j] = hess[j][i] = d / (4 * H2**2)
+        return hess
+
+
+def torch_derivatives(g: Graph, order: int) -> tuple[float, list[float], list[list[float]]]:
+    """PyTorch's value, gradient and (order 2) Hessian of the same program."""
+    xs = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in g.inputs]
+    out = g.evaluate("torch", xs)
+    grads = torch.autograd.grad(out, xs, create_graph=order > 1, allow_unused=True)
+    hess: list[list[float]] = []
+    if order > 1:
+        for gi in grads:
+            if gi is None or not gi.requires_grad:
+                hess.append([0.0] * len(xs))
+                continue
+            row = torch.autograd.grad(gi, xs, retain_graph=True, allow_unused=True)
+            hess.append([0.0 if r is None else r.item() for r in row])
+    return out.item(), [0.0 if gi is None else gi.item() for gi in grads], hess
+
+
+# -- agrad's derivatives, four ways ---------------------------------------------
+
+
+def jvp_by_rules(root: agrad.Value, tangents: dict[agrad.Value, Any], on_values: bool = False) -> Any:
+    """Forward mode by the JVP column of the rule table: push tangents from the leaves up.
+
+    With ``on_values`` the rules run on Values, so the tangent is itself a graph.
+    """
+    dots: dict[agrad.Value, Any] = {}
+    for node in agrad.toposort(root):
+        kids = node._children
+        if not kids:
+            dots[node] = tangents.get(node, 0.0)
+            continue
+        d = tuple(0.0 if type(k) is float else dots[k] for k in kids)
+        if on_values:
+            dots[node] = RULES[node._op].jvp(d, node, *kids)
+        else:
+            args = [k if type(k) is float else k.data for k in kids]
+            dots[node] = RULES[node._op].jvp(d, node.data, *args)
+    return dots[root]
+
+
+def _num(x: Any) -> float:
+    return x.data if isinstance(x, agrad.Value) else float(x)
+
+
+def agrad_hessian(g: Graph) -> list[list[float]]:
+    """Reverse over reverse: backward(create_graph=True), then backward of each gradient."""
+    xs = agrad_leaves(g)
+    g.evaluate("agrad", xs).backward(create_graph=True)
+    grads = [x.grad for x in xs]
+    rows = []
+    for gi in grads:
+        for x in xs:
+            x.zero_grad()
+        if isinstance(gi, agrad.Value):
+            gi.backward()
+        rows.append([_num(x.grad) for x in xs])
+    return rows
+
+
+def hvp_forward_over_reverse(g: Graph, v: Sequence[float]) -> list[float]:
+    xs = agrad_leaves(g)
+    g.evaluate("agrad", xs).backward(create_graph=True)
+    tangents = dict(zip(xs, v))
+    return [_num(jvp_by_rules(x.grad, tangents)) if isinstance(x.grad, agrad.Value) else 0.0 for x in xs]
+
+
+def hvp_reverse_over_forward(g: Graph, v: Sequence[float]) -> list[float]:
+    xs = agrad_leaves(g)
+    out = g.evaluate("agrad", xs)
+    dot = jvp_by_rules(out, dict(zip(xs, v)), on_values=True)
+    if isinstance(dot, agrad.Value):
+        dot.backward()
+    return [_num(x.grad) for x in xs]
+
+
+# -- comparison -----------------------------------------------------------------
+
+
+def assert_close(what: str, got: Sequence[float], exact: Sequence[Any], torch_got: Sequence[float] | None) -> None:
+    """|got - exact| within RTOL of the largest derivative, or of a few times PyTorch's own error."""
+    scale = max([1.0] + [abs(float(e)) for e in exact])
+    for i, (a, e) in enumerate(zip(got, exact)):
+        err = abs(a - float(e)) if a == a else float("inf")
+        allowed = RTOL * scale
+        if torch_got is not None:
+            allowed = max(allowed, 16 * abs(torch_got[i] - float(e)))
+        t = "" if torch_got is None else f", torch {torch_got[i]!r}"
+        assert err <= allowed, (
+            f"{what}[{i}]: agrad {a!r}, exact {mpmath.nstr(e, 20)}{t}; error {err:.3g} > {allowed:.3g}"
+        )
+
+
+def check_graph(g: Graph, order: int) -> None:
+    xs = agrad_leaves(g)
+    out = g.evaluate("agrad", xs)
+    assert isinstance(out, agrad.Value), "the graph's output must be a node"
+    out.backward()
+    grad = [_num(x.grad) for x in xs]
+    t_val, t_grad, t_hess = torch_derivatives(g, order)
+    with mpmath.workdps(DPS):
+        exact_val = mp_eval(g, g.inputs)
+    assert_close("value", [out.data], [exact_val], [t_val])
+    exact_grad = mp_gradient(g)
+    assert_close("gradient vs mpmath", grad, exact_grad, t_grad)
+    assert_close("gradient vs torch", grad, t_grad, None)
+
+    # forward mode: one directional derivative per input, and one along all inputs at once
+    directions = [[float(i == j) for j in range(len(xs))] for i in range(len(xs))] + [[1.0, -0.5, 0.25, 2.0][: len(xs)]]
+    for v in directions:
+        fwd = _num(jvp_by_rules(out, dict(zip(xs, v))))
+        exact = mpmath.fsum(e * vi for e, vi in zip(exact_grad, v))
+        assert_close(f"forward-mode derivative along {v}", [fwd], [exact], [sum(t * vi for t, vi in zip(t_grad, v))])
+
+    if order > 1:
+        exact_hess = mp_hessian(g)
+        hess = agrad_hessian(g)
+        for i in range(len(xs)):
+            assert_close(f"hessian row {i} vs mpmath", hess[i], exact_hess[i], t_hess[i])
+            assert_close(f"hessian row {i} vs torch", hess[i], t_hess[i], None)
+        v = directions[-1]
+        exact_hv = [mpmath.fsum(h * vj for h, vj in zip(row, v)) for row in exact_hess]
+        torch_hv = [sum(h * vj for h, vj in zip(row, v)) for row in t_hess]
+        assert_close("hvp forward over reverse", hvp_forward_over_reverse(g, v), exact_hv, torch_hv)
+        assert_close("hvp reverse over forward", hvp_reverse_over_forward(g, v), exact_hv, torch_hv)
+
+
+# -- the table itself -------------------------------------------------------------
+
+
+def test_every_rule_has_an_opinfo() -> None:
+    assert {info.name for info in OPS} == set(RULES)
+
+
+@pytest.mark.parametrize("info", OPS, ids=[info.id for info in OPS])
+def test_opinfo_builds_its_op(info: OpInfo) -> None:
+    """Each row builds a node of the op it claims to test (else the table tests something else)."""
+    args = [agrad.Value(1.5) if s.const != "must" else (s.pool or (2.0,))[0] for s in info.slots]
+    if info.nary:
+        args = [agrad.Value(1.5), agrad.Value(0.5)]
+    assert info.agrad(*args)._op == info.name
+
+
+# -- every op, to second order ------------------------------------------------------
+
+
+@pytest.mark.parametrize("info", OPS, ids=[info.id for info in OPS])
+@trust_settings(50)
+@given(data=st.data())
+def test_op_to_second_order(info: OpInfo, data: st.DataObject) -> None:
+    """The op on random inputs (steered into its domain), to second order, in all modes."""
+    check_graph(data.draw(graphs(max_ops=2, max_inputs=3, root=info), label="graph"), order=2)
+
+
+# -- random graphs ------------------------------------------------------------------
+
+
+@trust_settings(1500)
+@given(g=graphs())
+def test_random_graphs_first_order(g: Graph) -> None:
+    check_graph(g, order=1)
+
+
+@trust_settings(200)
+@given(g=graphs(min_ops=40, max_ops=60))
+def test_deep_graphs_first_order(g: Graph) -> None:
+    check_graph(g, order=1)
+
+
+@trust_settings(500)
+@given(g=graphs(max_ops=12, max_inputs=3))
+def test_random_graphs_second_order(g: Graph) -> None:
+    check_graph(g, order=2)
+
+
+def test_strategy_reaches_every_op_and_depth_50() -> None:
+    """The strategy is not vacuous: over a fixed sample it uses every op and reaches depth 50."""
+    seen: set[str] = set()
+    depths: list[int] = []
+
+    @trust_settings(100)
+    @given(g=graphs(min_ops=40, max_ops=60))
+    def sample(g: Graph) -> None:
+        seen.update(g.ops())
+        depths.append(g.depth())
+
+    sample()
+    assert seen == {info.id for info in OPS}
+    assert max(depths) >= MAX_DEPTH - 3, max(depths)
+
+
+# -- the points where an op is not smooth: agrad follows PyTorch's convention -------------
+
+KINKS = [
+    ("relu", (0.0,)),
+    ("abs", (0.0,)),
+    ("abs", (-0.0,)),
+    ("min", (1.5, 1.5)),
+    ("max", (-2.0, -2.0)),
+    ("sqrt", (0.0,)),
+    ("log", (0.0,)),
+    ("**[int]", (0.0, 0.0)),
+    ("**[real]", (0.0, 0.5)),
+    ("pow[x**y]", (0.0, 2.0)),
+    ("pow[x**y]", (0.0, 0.0)),
+    ("pow[x**y]", (-2.0, 2.0)),
+    ("/", (0.0, 0.0)),
+    ("/", (1.0, 0.0)),
+]
+
+
+@pytest.mark.parametrize(("op", "args"), KINKS, ids=[f"{op}{args}" for op, args in KINKS])
+def test_gradient_at_kink_matches_torch(op: str, args: tuple[float, ...]) -> None:
+    from opinfo import BY_ID
+
+    info = BY_ID[op]
+    consts = [s.const == "must" for s in info.slots]
+    xs = [a if c else agrad.Value(a) for a, c in zip(args, consts)]
+    ts = [a if c else torch.tensor(a, dtype=torch.float64, requires_grad=True) for a, c in zip(args, consts)]
+    out = info.agrad(*xs)
+    out.backward()
+    t_out = info.torch(*ts)
+    t_out.backward()
+    got = [out.data] + [x.grad for x in xs if isinstance(x, agrad.Value)]
+    want = [t_out.item()] + [t.grad.item() for t in ts if isinstance(t, torch.Tensor)]
+    assert [repr(v) for v in got] == [repr(v) for v in want], f"{op}{args}: agrad {got}, torch {want}"
