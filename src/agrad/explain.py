@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agrad.backprop import backward, toposort
+from agrad.backprop import backward
 from agrad.rules import RULES
 from agrad.value import Value
-from agrad.viz import fmt, names
+from agrad.viz import fmt, names, reading_order
 
 MAX_STEPS_NODES = 100  # past this the narration is too long to read
 
@@ -122,13 +122,13 @@ def explain(
         raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {gradient!r}")
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
         raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
-    topo = toposort(root)
-    if max_nodes is not None and len(topo) > max_nodes:
+    nodes, _ = reading_order(root)
+    if max_nodes is not None and len(nodes) > max_nodes:
         raise ValueError(
-            f"explain would narrate a graph of {len(topo)} Values, more than max_nodes={max_nodes}; "
+            f"explain would narrate a graph of {len(nodes)} Values, more than max_nodes={max_nodes}; "
             "explain a smaller expression (an inner Value), or pass max_nodes=None to narrate it all"
         )
-    name = names(topo)
+    name = names(nodes)
     steps: list[Step] = []
     pending: dict[Value, Any] = {}  # this walk's gradient per node, summed as backward sums it
     seed = float(gradient)
@@ -159,9 +159,9 @@ def explain(
             text = f"{name[k]}.grad += {local} * {n}.grad = {fmt(ones[i])} * {fmt(g)} = {fmt(gs[i])}"
             steps.append(Step("chain", name[k], n, node._op, local, ones[i], g, gs[i], text))
 
-    if print_steps and any(not (type(v.grad) is float and v.grad == 0.0) for v in topo):
+    if print_steps and any(not (type(v.grad) is float and v.grad == 0.0) for v in nodes):
         print("(.grad already holds an earlier backward's gradients; each step shows this pass, added on top)")
-    saved = [(v, v._hooks) for v in topo]
+    saved = [(v, v._hooks) for v in nodes]
     try:
         for v, hooks in saved:
             v._hooks = [*(hooks or ()), functools.partial(watch, v)]

@@ -12,11 +12,9 @@ into the op say which operand is which.
 from __future__ import annotations
 
 import functools
-from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from agrad.backprop import toposort
 from agrad.value import Value
 
 if TYPE_CHECKING:
@@ -86,32 +84,39 @@ def _operand_tags(op: str, n: int) -> tuple[str, ...] | None:
     return None
 
 
-def _walk(root: Value, depth: int | None) -> tuple[list[Value], set[Value]]:
-    """The Values to draw, children first, and the frontier: drawn, but not their inputs."""
+def reading_order(root: Value, depth: int | None = None) -> tuple[list[Value], set[Value]]:
+    """root's Values, farthest inputs first and root last, and the frontier where ``depth`` cuts.
+
+    Breadth first from root, so each node sits at its shortest distance from
+    root; the levels run from the farthest inputs up to root, each level in
+    operand order, which for most expressions is the order they were written in
+    (automatic names v1, v2, ... follow it). The frontier holds the nodes
+    ``depth`` ops above root: they are drawn, their inputs are not.
+
+    >>> a = Value(1.0, label="a"); b = Value(2.0, label="b"); c = Value(3.0, label="c")
+    >>> order, frontier = reading_order(a * b + c)
+    >>> [names(order)[v] for v in order], frontier
+    (['a', 'b', 'v1', 'c', 'v2'], set())
+    """
     if not isinstance(root, Value):
         raise TypeError(f"expected the Value whose graph to draw, got {type(root).__name__}: {root!r}")
-    if depth is None:
-        return toposort(root), set()
-    if type(depth) is not int or depth < 0:
+    if depth is not None and (type(depth) is not int or depth < 0):
         raise ValueError(f"depth must be a non-negative int (ops above root to draw) or None, got {depth!r}")
-    # Breadth first, so each node's distance is its shortest path to root.
-    dist = {root: 0}
-    order = [root]
+    seen = {root}
+    levels = [[root]]
     frontier: set[Value] = set()
-    queue = deque(order)
-    while queue:
-        v = queue.popleft()
-        if dist[v] == depth:
-            if v._children:
-                frontier.add(v)
-            continue
-        for c in v._children:
-            if isinstance(c, Value) and c not in dist:
-                dist[c] = dist[v] + 1
-                order.append(c)
-                queue.append(c)
-    order.reverse()
-    return order, frontier
+    while levels[-1]:
+        if depth is not None and len(levels) > depth:
+            frontier = {v for v in levels[-1] if v._children}
+            break
+        below: list[Value] = []
+        for v in levels[-1]:
+            for c in v._children:
+                if isinstance(c, Value) and c not in seen:
+                    seen.add(c)
+                    below.append(c)
+        levels.append(below)
+    return [v for level in reversed(levels) for v in level], frontier
 
 
 def _esc(text: str) -> str:
@@ -131,7 +136,7 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
     _check_rankdir(rankdir)
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
         raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
-    nodes, frontier = _walk(root, depth)
+    nodes, frontier = reading_order(root, depth)
     inner = [v for v in nodes if v._children and v not in frontier]
     n_const = 0
     for v in inner:
