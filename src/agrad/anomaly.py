@@ -51,6 +51,11 @@ def _describe(node: Value) -> str:
 
 
 def _finite(x: Any) -> bool:
+    """False if x is nan or inf; for a forward-mode Dual, if its value or any tangent inside is."""
+    while hasattr(x, "tangent"):
+        if not _finite(x.tangent):
+            return False
+        x = x.primal
     return math.isfinite(x.data if isinstance(x, Value) else x)
 
 
@@ -71,4 +76,14 @@ def check_backward(node: Value, grads: tuple[Any, ...]) -> None:
             raise FloatingPointError(
                 f"backward of {node._op!r} gave gradient {g} for input {name}; inputs {_describe(node)}, "
                 f"made at {_where.get(node, '<made outside detect_anomaly>')}"
+            )
+
+
+def check_tangent(op: str, args: tuple[Any, ...], out: Any, tangent: Any) -> None:
+    """Raise if forward mode's value or tangent for op is nan or inf (``agrad.jvp`` inside the mode)."""
+    for what, x in (("value", out), ("tangent", tangent)):
+        if not _finite(x):
+            inputs = ", ".join(f"arg{i}={float(a)!r}" for i, a in enumerate(args))
+            raise FloatingPointError(
+                f"forward mode of {op!r} gave {what} {float(x)!r} from inputs {inputs}, at {_user_frame()}"
             )

@@ -279,6 +279,8 @@ class Value:
 def _cmp(other: object) -> float:
     if isinstance(other, Value):
         return other.data
+    if hasattr(other, "tangent"):  # a forward-mode Dual compares by its value, as a Value does
+        return float(other)  # type: ignore[arg-type]
     return _real(other, "a Value can only be compared with a Value or a real number; the other side")
 
 
@@ -401,7 +403,11 @@ def sum(xs: Iterable[Any]) -> Any:
     >>> sum([Value(1.0), 2.0, Value(3.0)]).data, sum([1.0, 2.0])
     (6.0, 3.0)
     """
-    items = tuple(_operand_or_raise(x, "sum") for x in xs)
+    xs = xs if type(xs) is list or type(xs) is tuple else tuple(xs)
+    try:
+        items = tuple(_operand_or_raise(x, "sum") for x in xs)
+    except TypeError:
+        return _nary_elsewhere("_agrad_sum", tuple(xs))
     total = 0.0
     for x in items:
         total += x if type(x) is float else x.data  # type: ignore[union-attr]
@@ -414,14 +420,27 @@ def dot(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
     >>> dot([Value(1.0), Value(2.0)], [3.0, 4.0]).data
     11.0
     """
-    w = tuple(_operand_or_raise(v, "dot") for v in ws)
-    x = tuple(_operand_or_raise(v, "dot") for v in xs)
+    ws, xs = tuple(ws), tuple(xs)
+    try:
+        w = tuple(_operand_or_raise(v, "dot") for v in ws)
+        x = tuple(_operand_or_raise(v, "dot") for v in xs)
+    except TypeError:
+        return _nary_elsewhere("_agrad_dot", ws, xs)
     if len(w) != len(x):
         raise ValueError(f"dot needs two sequences of the same length, got {len(w)} and {len(x)}")
     total = 0.0
     for a, b in zip(w, x):
         total += (a if type(a) is float else a.data) * (b if type(b) is float else b.data)  # type: ignore[union-attr]
     return Value(total, w + x, "dot") if _any_value(w + x) else total
+
+
+def _nary_elsewhere(method: str, *seqs: tuple[Any, ...]) -> Any:
+    """Hand sum or dot to another scalar type among the operands (a forward-mode Dual), or re-raise."""
+    for x in (x for seq in seqs for x in seq):
+        fn = getattr(type(x), method, None)
+        if fn is not None:
+            return fn(*seqs)
+    raise  # the TypeError that sent us here: no operand knows this op
 
 
 def _operand_or_raise(x: object, fn: str) -> Value | float:

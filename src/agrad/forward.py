@@ -1,0 +1,266 @@
+"""Forward mode: a dual number carries a value and its tangent through every op.
+
+``Dual(primal, tangent, tag)`` stands for ``primal + tangent * eps`` with
+``eps ** 2 = 0``. Each op computes its primal with the op's own function and its
+tangent with the op's JVP rule, both read from ``agrad.rules.RULES``: forward
+mode has no calculus of its own.
+
+Primal and tangent may be floats, Values (so reverse mode can differentiate a
+forward pass) or Duals of an outer ``jvp`` (so forward mode nests). The ``tag``
+says which ``jvp`` call a Dual belongs to; an op works on the newest tag among
+its operands and treats every other operand as a constant. Without tags, the
+inner ``jvp`` in ``x * d/dy(x * y)`` would mix the outer ``x``'s tangent into its
+own, the bug known as perturbation confusion.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from typing import Any
+
+from agrad.modes import ANOMALY, mode
+from agrad.rules import RULES
+from agrad.value import Value
+
+_tags = itertools.count(1)  # next() on a count is atomic in CPython, so threads get distinct tags
+
+
+def new_tag() -> int:
+    """A tag newer than every tag handed out so far: one per ``jvp`` call.
+
+    >>> new_tag() < new_tag()
+    True
+    """
+    return next(_tags)
+
+
+class _Zero:
+    """The tangent of a constant operand: a symbolic zero, as in JAX.
+
+    ``0.0 * inf`` is nan, so a float zero would let the partial derivative for a
+    constant leak into the result (``0 ** y`` has partial ``y * 0 ** (y - 1) = inf``
+    for its base). Any product with ``_Zero`` is ``_Zero``, and a sum drops it.
+    """
+
+    __slots__ = ()
+
+    def __mul__(self, other: object) -> _Zero:
+        return self
+
+    __rmul__ = __truediv__ = __mul__
+
+    def __neg__(self) -> _Zero:
+        return self
+
+    def __add__(self, other: object) -> Any:
+        return other
+
+    __radd__ = __rsub__ = __add__
+
+    def __sub__(self, other: Any) -> Any:
+        return -other
+
+    def __repr__(self) -> str:
+        return "ZERO"
+
+
+ZERO = _Zero()
+
+_NARY = ("sum", "dot")  # their rules call agrad.sum / agrad.dot, which want numbers, and hide no 0 * inf
+
+
+def _data(x: Any) -> float:
+    """The float at the bottom of a Dual, Value or number."""
+    while type(x) is Dual:
+        x = x.primal
+    return x.data if isinstance(x, Value) else float(x)
+
+
+def _scalar(x: object) -> bool:
+    return isinstance(x, (Value, Dual, numbers.Real))
+
+
+class Dual:
+    """A number with a tangent: ``Dual(p, t, tag)`` is ``p + t * eps``.
+
+    Every op of Value works on it, and the tangent follows the JVP rules:
+
+    >>> import agrad
+    >>> x = Dual(0.5, 1.0, new_tag())
+    >>> y = agrad.sin(x) * x
+    >>> round(y.primal, 6), round(y.tangent, 6)  # sin(x) * x and cos(x) * x + sin(x)
+    (0.239713, 0.918217)
+
+    ``agrad.jvp`` makes the Duals for you; you rarely build one by hand.
+    """
+
+    __slots__ = ("primal", "tag", "tangent")
+    __array_ufunc__ = None
+
+    primal: Any  # float, Value or a Dual with an older tag
+    tangent: Any
+    tag: int
+
+    def __init__(self, primal: Any, tangent: Any, tag: int) -> None:
+        self.primal = float(primal) if type(primal) is int else primal
+        self.tangent = 0.0 if tangent is ZERO else tangent
+        self.tag = tag
+
+    @property
+    def data(self) -> float:
+        """The plain float value, under every layer of tangents."""
+        return _data(self)
+
+    def __repr__(self) -> str:
+        return f"Dual(primal={self.primal!r}, tangent={self.tangent!r}, tag={self.tag})"
+
+    def __float__(self) -> float:
+        return _data(self)
+
+    __hash__ = object.__hash__
+
+    # -- operators: each is one row of the rule table ------------------------
+
+    def __add__(self, other: object) -> Any:
+        return _binop("+", self, other)
+
+    def __radd__(self, other: object) -> Any:
+        return _binop("+", other, self)
+
+    def __sub__(self, other: object) -> Any:
+        return _binop("-", self, other)
+
+    def __rsub__(self, other: object) -> Any:
+        return _binop("-", other, self)
+
+    def __mul__(self, other: object) -> Any:
+        return _binop("*", self, other)
+
+    def __rmul__(self, other: object) -> Any:
+        return _binop("*", other, self)
+
+    def __truediv__(self, other: object) -> Any:
+        return _binop("/", self, other)
+
+    def __rtruediv__(self, other: object) -> Any:
+        return _binop("/", other, self)
+
+    def __pow__(self, other: object) -> Any:
+        if isinstance(other, numbers.Real):
+            return _apply("**", self, float(other))  # a constant exponent, as Value does
+        return _binop("pow", self, other)
+
+    def __rpow__(self, other: object) -> Any:
+        return _binop("pow", other, self)
+
+    def __neg__(self) -> Dual:
+        return _apply("neg", self)
+
+    def __pos__(self) -> Dual:
+        return self
+
+    def __abs__(self) -> Dual:
+        return _apply("abs", self)
+
+    def __lt__(self, other: object) -> bool:
+        return _data(self) < _other_data(other)
+
+    def __le__(self, other: object) -> bool:
+        return _data(self) <= _other_data(other)
+
+    def __gt__(self, other: object) -> bool:
+        return _data(self) > _other_data(other)
+
+    def __ge__(self, other: object) -> bool:
+        return _data(self) >= _other_data(other)
+
+    # -- the functions agrad.exp(x) etc. dispatch to ---------------------------
+
+    def exp(self) -> Dual:
+        """e ** self."""
+        return _apply("exp", self)
+
+    def log(self) -> Dual:
+        """Natural log."""
+        return _apply("log", self)
+
+    def sqrt(self) -> Dual:
+        """Square root."""
+        return _apply("sqrt", self)
+
+    def tanh(self) -> Dual:
+        """Hyperbolic tangent."""
+        return _apply("tanh", self)
+
+    def sigmoid(self) -> Dual:
+        """1 / (1 + e ** -self)."""
+        return _apply("sigmoid", self)
+
+    def softplus(self) -> Dual:
+        """log(1 + e ** self)."""
+        return _apply("softplus", self)
+
+    def relu(self) -> Dual:
+        """max(self, 0)."""
+        return _apply("relu", self)
+
+    def sin(self) -> Dual:
+        """Sine."""
+        return _apply("sin", self)
+
+    def cos(self) -> Dual:
+        """Cosine."""
+        return _apply("cos", self)
+
+    def minimum(self, other: Any) -> Dual:
+        """The smaller of self and other; a tie splits the tangent evenly."""
+        return _apply("min", self, other)
+
+    def maximum(self, other: Any) -> Dual:
+        """The larger of self and other; a tie splits the tangent evenly."""
+        return _apply("max", self, other)
+
+    @staticmethod
+    def _agrad_sum(xs: tuple[Any, ...]) -> Dual:
+        """agrad.sum when a Dual is among xs: one n-ary node, as for Values."""
+        return _apply("sum", *xs)
+
+    @staticmethod
+    def _agrad_dot(ws: tuple[Any, ...], xs: tuple[Any, ...]) -> Dual:
+        """agrad.dot when a Dual is among ws or xs."""
+        if len(ws) != len(xs):
+            raise ValueError(f"dot needs two sequences of the same length, got {len(ws)} and {len(xs)}")
+        return _apply("dot", *ws, *xs)
+
+
+def _other_data(x: object) -> float:
+    if not _scalar(x):
+        raise TypeError(f"a Dual can only be compared with a Dual, a Value or a real number, got {type(x).__name__}")
+    return _data(x)
+
+
+def _binop(op: str, x: Any, y: Any) -> Any:
+    """An operator: NotImplemented for a foreign operand, so Python can try its other side."""
+    return _apply(op, x, y) if _scalar(x) and _scalar(y) else NotImplemented
+
+
+def _apply(op: str, *args: Any) -> Dual:
+    """Run one primitive on Duals: primal by the op's function, tangent by its JVP rule."""
+    tag = 0
+    for a in args:
+        if type(a) is Dual:
+            tag = max(tag, a.tag)
+        elif not _scalar(a):
+            raise TypeError(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {a!r}")
+    zero = 0.0 if op in _NARY else ZERO
+    primals = tuple(a.primal if type(a) is Dual and a.tag == tag else a for a in args)
+    dots = tuple(a.tangent if type(a) is Dual and a.tag == tag else zero for a in args)
+    rule = RULES[op]
+    out = rule.fn(*primals)
+    tangent = rule.jvp(dots, out, *primals)
+    if mode.flags & ANOMALY:
+        from agrad.anomaly import check_tangent
+
+        check_tangent(op, args, out, tangent)
+    return Dual(out, tangent, tag)

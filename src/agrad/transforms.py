@@ -1,0 +1,451 @@
+"""Function transforms, as in JAX: grad, value_and_grad, jvp, vjp, jacobians, hessian, hvp.
+
+Each takes a Python function of scalars (floats, Values or forward-mode Duals
+in; a scalar, or for jvp/vjp/jacobians a sequence of scalars, out) and returns
+a function. Called with floats, a transform gives floats; called with Values or
+Duals, as it is when nested inside another transform, it gives Values or
+Duals, so transforms compose to any order: ``grad(grad(grad(f)))``,
+``jacfwd(jacrev(f))``, ``jvp`` of ``grad``.
+
+Reverse mode (grad, vjp, jacrev) records the graph of ``f`` and walks it back
+with the VJP rules of ``agrad.rules``, gathering the gradient of the inputs
+only: it never touches ``.grad``, so it has no side effects on a model's Values.
+Forward mode (jvp, jacfwd) pushes a ``Dual`` through ``f``, one tangent pass
+beside the values, using the JVP rules of the same table.
+
+Nesting never confuses the levels. Reverse mode differentiates with respect to
+a fresh leaf of its own: a Value input ``x`` is fed to ``f`` as ``x + leaf``, so
+an outer transform still sees ``x`` and the inner one sees only ``leaf``.
+Forward mode gives each call its own tag (see ``agrad.forward``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agrad.backprop import toposort
+from agrad.forward import Dual, new_tag
+from agrad.modes import ANOMALY, enable_grad, mode
+from agrad.rules import RULES
+from agrad.value import Value
+
+Fn = Callable[..., Any]
+ArgNums = int | Sequence[int]
+
+_VJP = {name: p.vjp for name, p in RULES.items()}
+
+
+# -- checking what the user gave ------------------------------------------------
+
+
+def _is_scalar(x: object) -> bool:
+    return isinstance(x, (Value, Dual, numbers.Real))
+
+
+def _scalar_arg(x: object, what: str) -> Any:
+    """A differentiable argument: a Value, a Dual, or a real number as float."""
+    if isinstance(x, (Value, Dual)):
+        return x
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        return float(x)
+    raise TypeError(f"{what} must be a scalar (a float, an int, a Value or a Dual), got {type(x).__name__}: {x!r}")
+
+
+def _argnums(argnums: object, n: int, name: str) -> tuple[int, ...]:
+    """argnums as a tuple of indices in range(n)."""
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    if not isinstance(nums, (tuple, list)) or not all(type(i) is int for i in nums) or not nums:
+        raise TypeError(f"{name}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+    out = []
+    for i in nums:
+        if not -n <= i < n:
+            raise ValueError(f"{name}: argnums {i} is out of range for a call with {n} positional argument(s)")
+        out.append(i % n)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name}: argnums {argnums!r} names an argument twice")
+    return tuple(out)
+
+
+def _scalar_out(out: object, name: str) -> Any:
+    if isinstance(out, (Value, Dual)):
+        return out
+    if isinstance(out, numbers.Real):
+        return float(out)
+    raise TypeError(
+        f"{name} needs f to return a scalar (a Value or a number), but f returned {type(out).__name__}: {out!r}; "
+        "for several outputs use jacrev, jacfwd or vjp"
+    )
+
+
+def _outputs(out: object, name: str) -> tuple[list[Any], bool]:
+    """f's result as a list of scalars, and whether it was a single scalar."""
+    if _is_scalar(out):
+        return [_scalar_out(out, name)], True
+    if isinstance(out, (list, tuple)):
+        bad = [o for o in out if not _is_scalar(o)]
+        if bad:
+            raise TypeError(f"{name} needs f's outputs to be scalars, but one is {type(bad[0]).__name__}: {bad[0]!r}")
+        return [_scalar_out(o, name) for o in out], False
+    raise TypeError(
+        f"{name} needs f to return a scalar or a list/tuple of scalars, but f returned {type(out).__name__}: {out!r}"
+    )
+
+
+# -- reverse mode ---------------------------------------------------------------
+
+
+def _order(roots: list[Value]) -> list[Value]:
+    """One topological order (children first) of everything under several roots."""
+    seen: set[Value] = set()
+    order: list[Value] = []
+    for r in roots:
+        if r not in seen:
+            for v in toposort(r):
+                if v not in seen:
+                    seen.add(v)
+                    order.append(v)
+    return order
+
+
+class _Leaf(Value):
+    """A transform's own input leaf: what reverse mode differentiates with respect to.
+
+    While its transform runs, the leaf is ``active``: a transform nested inside
+    must treat it as a variable that its result depends on. Once the transform
+    has returned, the leaf is a constant like any float.
+    """
+
+    __slots__ = ("active",)
+
+    def __init__(self, data: float) -> None:
+        super().__init__(data)
+        self.active = True
+
+
+def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[Any], bool]:
+    """sum_i ct_i * d(y_i)/d(leaf) for each leaf, for Value (or constant) outputs ys.
+
+    Returns the gradients and whether the outputs also depend on Values other
+    than the leaves ("foreign" Values: an outer transform's input, a model's
+    parameters). Only then must the gradient be a Value that remembers how it
+    depends on them; otherwise the walk runs on plain floats.
+    """
+    roots = [(y, c) for y, c in zip(ys, cts) if isinstance(y, Value) and not (type(c) is float and c == 0.0)]
+    order = _order([y for y, _ in roots])
+    live = set(leaves)  # the nodes that depend on a leaf: only they carry gradient
+    for node in order:
+        if node not in live and any(type(k) is not float and k in live for k in node._children):
+            live.add(node)
+    foreign = any(not n._children and n not in live and getattr(n, "active", True) for n in order)
+    create_graph = foreign or any(type(c) is not float for _, c in roots)
+    grads: dict[Value, Any] = {}
+    for y, c in roots:
+        if y in live:
+            grads[y] = c if y not in grads else grads[y] + c
+    check = mode.flags & ANOMALY
+    for node in reversed(order):
+        kids = node._children
+        if not kids or node not in live:
+            continue
+        g = grads.pop(node, None)
+        if g is None:
+            continue
+        vjp = _VJP[node._op]
+        if create_graph:
+            gs = vjp(g, node, *kids)
+        else:
+            gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
+        if check:
+            from agrad.anomaly import check_backward
+
+            check_backward(node, gs)
+        for k, gk in zip(kids, gs):
+            if type(k) is not float and k in live:
+                grads[k] = gk if k not in grads else grads[k] + gk
+    return [grads.get(leaf, 0.0) for leaf in leaves], foreign
+
+
+def _split(xs: list[Any], tag: int) -> tuple[list[Any], list[Any]]:
+    """Primal and tangent parts with respect to one forward-mode tag; anything else has tangent 0."""
+    ps = [x.primal if type(x) is Dual and x.tag == tag else x for x in xs]
+    ts = [x.tangent if type(x) is Dual and x.tag == tag else 0.0 for x in xs]
+    return ps, ts
+
+
+def _pullback(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[Any], bool]:
+    """sum_i ct_i * d(y_i)/d(leaf) for each leaf, where ys and cts may hold forward-mode Duals.
+
+    Differentiating with respect to a leaf commutes with a tangent, so a Dual
+    output ``(P, T)`` is pulled back part by part:
+    d/dleaf [(a + b eps)(P + T eps)] = a dP + (a dT + b dP) eps.
+    """
+    tags = [x.tag for x in (*ys, *cts) if type(x) is Dual]
+    if not tags:
+        return _walk(ys, cts, leaves)
+    tag = max(tags)
+    ps, ts = _split(ys, tag)
+    a, b = _split(cts, tag)
+    g_p, f_p = _pullback(ps, a, leaves)
+    g_t, f_t = _pullback(ts, a, leaves)
+    if any(not (type(x) is float and x == 0.0) for x in b):
+        g_b, f_b = _pullback(ps, b, leaves)
+        g_t, f_t = [u + v for u, v in zip(g_t, g_b)], f_t or f_b
+    return [Dual(p, t, tag) for p, t in zip(g_p, g_t)], f_p or f_t
+
+
+def _plain(x: Any) -> Any:
+    """x with every Value replaced by its float: what a float-in call returns."""
+    if type(x) is Dual:
+        return Dual(_plain(x.primal), _plain(x.tangent), x.tag)
+    return x.data if isinstance(x, Value) else x
+
+
+class _Traced:
+    """f run on fresh leaves for the arguments in argnums, ready to be pulled back."""
+
+    def __init__(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
+        with enable_grad():  # as torch.func.grad: an outer no_grad() does not stop a transform
+            self._trace(f, args, argnums, name)
+
+    def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
+        nums = _argnums(argnums, len(args), name)
+        call = list(args)
+        self.leaves: list[_Leaf] = []
+        for i in nums:
+            x = _scalar_arg(args[i], f"{name}: argument {i}")
+            if type(x) is float:
+                leaf = _Leaf(x)
+                call[i] = leaf
+            else:
+                # x + (-0.0) is x exactly, signed zeros included; the leaf is what we differentiate.
+                leaf = _Leaf(-0.0)
+                call[i] = x + leaf
+            self.leaves.append(leaf)
+        self.out = f(*call)
+
+    def pullback(self, ys: list[Any], cts: list[Any]) -> tuple[list[Any], bool]:
+        """Gradients for the leaves, and whether the result must stay a Value (see _walk)."""
+        with enable_grad():
+            grads, foreign = _pullback(ys, cts, self.leaves)
+        return grads, foreign
+
+    def value(self, out: Any, keep: bool) -> Any:
+        return out if keep else _plain(out)
+
+    def close(self) -> None:
+        """The transform has returned: its leaves are constants from now on."""
+        for leaf in self.leaves:
+            leaf.active = False
+
+
+def value_and_grad(f: Fn, argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
+    """``(f(*args), df/dargs[argnums])`` by reverse mode; a tuple of gradients if argnums is.
+
+    >>> import agrad
+    >>> value_and_grad(lambda x, y: x * agrad.sin(y), argnums=(0, 1))(2.0, 0.0)
+    (0.0, (0.0, 2.0))
+    """
+
+    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+        t = _Traced(f, args, argnums, "grad")
+        try:
+            out = _scalar_out(t.out, "grad")
+            grads, keep = t.pullback([out], [1.0])
+        finally:
+            t.close()
+        return t.value(out, keep), (grads[0] if isinstance(argnums, int) else tuple(grads))
+
+    return value_and_grad_f
+
+
+def grad(f: Fn, argnums: ArgNums = 0) -> Fn:
+    """The derivative of scalar f with respect to argument argnums (a tuple gives a tuple).
+
+    Composes to any order:
+
+    >>> import agrad
+    >>> grad(grad(grad(agrad.sin)))(0.0)
+    -1.0
+    >>> grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
+    (4.0, 3.0)
+    """
+    vg = value_and_grad(f, argnums)
+
+    def grad_f(*args: Any) -> Any:
+        return vg(*args)[1]
+
+    return grad_f
+
+
+def vjp(f: Fn, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``(f(*primals), vjp_fn)``; ``vjp_fn(ct)`` is ``ct`` times the Jacobian, one entry per primal.
+
+    f may return a scalar (then ct is a scalar) or a list of scalars (then ct
+    is a list as long). vjp_fn can be called many times: the graph is kept.
+
+    >>> out, back = vjp(lambda x, y: [x * y, x + y], 2.0, 3.0)
+    >>> out, back([1.0, 0.0]), back([0.0, 1.0])
+    ([6.0, 5.0], (3.0, 2.0), (1.0, 1.0))
+    """
+    t = _Traced(f, primals, tuple(range(len(primals))), "vjp") if primals else None
+    if t is None:
+        raise ValueError("vjp needs at least one primal to differentiate with respect to")
+    ys, single = _outputs(t.out, "vjp")
+    keep = t.pullback(ys, [1.0] * len(ys))[1]  # one walk, only to learn if the outputs stay Values
+
+    def vjp_fn(ct: Any) -> tuple[Any, ...]:
+        cts = [ct] if single else ct
+        if not isinstance(cts, (list, tuple)) or len(cts) != len(ys):
+            raise ValueError(f"vjp_fn needs {'a scalar' if single else f'a list of {len(ys)} scalars'}, got {ct!r}")
+        grads, _ = t.pullback(ys, [_scalar_arg(c, "vjp_fn: a cotangent") for c in cts])
+        return tuple(grads)
+
+    values = [t.value(y, keep) for y in ys]
+    return (values[0] if single else type(t.out)(values)), vjp_fn
+
+
+def jvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(*primals), J(f) @ tangents)`` by forward mode: one pass, values and tangents side by side.
+
+    f may return a scalar or a list of scalars; the tangent out has the same shape.
+
+    >>> import agrad
+    >>> jvp(agrad.sin, (0.0,), (2.0,))
+    (0.0, 2.0)
+    >>> jvp(lambda x, y: [x * y, x - y], (3.0, 4.0), (1.0, 0.0))
+    ([12.0, -1.0], [4.0, 1.0])
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(
+            f"jvp needs primals and tangents as tuples or lists, got {type(primals).__name__} "
+            f"and {type(tangents).__name__}"
+        )
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp needs one tangent per primal, got {len(primals)} primals and {len(tangents)} tangents")
+    tag = new_tag()
+    xs = [
+        Dual(_scalar_arg(p, f"jvp: primal {i}"), _scalar_arg(t, f"jvp: tangent {i}"), tag)
+        for i, (p, t) in enumerate(zip(primals, tangents))
+    ]
+    with enable_grad():  # Values inside f (an outer reverse mode's) must still record their graph
+        ys, single = _outputs(f(*xs), "jvp")
+    ps, ts = _split(ys, tag)
+    return (ps[0], ts[0]) if single else (ps, ts)
+
+
+# -- Jacobians --------------------------------------------------------------------
+
+
+def _shape(rows: list[list[Any]], single_out: bool, argnums: object) -> Any:
+    """JAX's shapes for scalar arguments: drop the output axis for a scalar f, the input axis for int argnums."""
+    if isinstance(argnums, int):
+        rows = [r[0] for r in rows]
+    return rows[0] if single_out else rows
+
+
+def _nums(argnums: ArgNums | None, args: tuple[Any, ...]) -> ArgNums:
+    return tuple(range(len(args))) if argnums is None else argnums
+
+
+def jacrev(f: Fn, argnums: ArgNums | None = None) -> Fn:
+    """The Jacobian ``J[i][j] = d out_i / d arg_j`` by reverse mode: one backward walk per output.
+
+    argnums defaults to every positional argument. A scalar f gives a list (the
+    gradient); an int argnums drops the column axis, as in JAX.
+
+    >>> jacrev(lambda x, y: [x * y, x + 2 * y])(3.0, 4.0)
+    [[4.0, 3.0], [1.0, 2.0]]
+    """
+
+    def jacrev_f(*args: Any) -> Any:
+        nums = _nums(argnums, args)
+        t = _Traced(f, args, nums, "jacrev")
+        try:
+            ys, single = _outputs(t.out, "jacrev")
+            rows = [t.pullback(ys, [1.0 if j == i else 0.0 for j in range(len(ys))])[0] for i in range(len(ys))]
+        finally:
+            t.close()
+        return _shape(rows, single, nums)
+
+    return jacrev_f
+
+
+def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
+    """The Jacobian ``J[i][j] = d out_i / d arg_j`` by forward mode: one jvp per input.
+
+    >>> jacfwd(lambda x, y: [x * y, x + 2 * y])(3.0, 4.0)
+    [[4.0, 3.0], [1.0, 2.0]]
+    """
+
+    def jacfwd_f(*args: Any) -> Any:
+        nums = _nums(argnums, args)
+        cols = _argnums(nums, len(args), "jacfwd")
+        single = True
+        columns = []
+        for j in cols:
+            tangents = [1.0 if k == j else 0.0 for k in range(len(args))]
+            _, out = jvp(_freeze(f, args, cols), [args[k] for k in cols], [tangents[k] for k in cols])
+            single = not isinstance(out, list)
+            columns.append([out] if single else out)
+        rows = [list(r) for r in zip(*columns)]
+        return _shape(rows, single, nums)
+
+    return jacfwd_f
+
+
+def _freeze(f: Fn, args: tuple[Any, ...], nums: tuple[int, ...]) -> Fn:
+    """f as a function of the arguments in nums only; the others keep their values."""
+
+    def g(*xs: Any) -> Any:
+        call = list(args)
+        for i, x in zip(nums, xs):
+            call[i] = x
+        return f(*call)
+
+    return g
+
+
+def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
+    """The Jacobian of f, by forward mode if it has no more inputs than outputs, else reverse mode.
+
+    Forward mode costs one pass per input, reverse mode one per output, so the
+    choice is made per call.
+
+    >>> import agrad
+    >>> jacobian(lambda x: [agrad.exp(x), x * x])(0.0)
+    [[1.0], [0.0]]
+    """
+
+    def jacobian_f(*args: Any) -> Any:
+        n = len(_argnums(_nums(argnums, args), len(args), "jacobian"))
+        with enable_grad():
+            m = len(_outputs(f(*args), "jacobian")[0]) if n > 1 else 1
+        return (jacfwd if n <= m else jacrev)(f, argnums)(*args)
+
+    return jacobian_f
+
+
+def hessian(f: Fn, argnums: ArgNums | None = None) -> Fn:
+    """The matrix of second derivatives of scalar f: forward mode over reverse mode, as in JAX.
+
+    >>> hessian(lambda x, y: x * x * y)(3.0, 2.0)
+    [[4.0, 6.0], [6.0, 0.0]]
+    """
+    return jacfwd(jacrev(f, argnums), argnums)
+
+
+def hvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> list[Any]:
+    """The Hessian of scalar f times the vector tangents, without forming the Hessian.
+
+    One forward pass through the reverse-mode gradient: the cost of about two
+    gradients, whatever the number of inputs.
+
+    >>> hvp(lambda x, y: x * x * y, (3.0, 2.0), (1.0, 0.0))
+    [4.0, 6.0]
+    """
+    if not isinstance(primals, (tuple, list)):
+        raise TypeError(f"hvp needs primals as a tuple or list, got {type(primals).__name__}")
+    g = grad(f, argnums=tuple(range(len(primals))))
+    return list(jvp(g, primals, tangents)[1])
