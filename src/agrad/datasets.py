@@ -1,0 +1,128 @@
+"""Small 2-D toy data sets for classification, as plain lists (no NumPy needed).
+
+Each generator returns ``(X, y)``: ``X`` is a list of ``[x0, x1]`` points and
+``y`` a list of int class labels ``0 .. k-1``. The recipes follow scikit-learn's
+``make_moons``, ``make_circles`` and ``make_blobs`` and CS231n's spirals. A
+``seed`` drives a private ``random.Random``, so the same seed gives the same
+points on every run and machine, and the global ``random`` state is untouched.
+The rows are shuffled, so a slice of them is a fair sample.
+
+>>> X, y = make_moons(4, noise=0.0, seed=0)
+>>> len(X), sorted(y)
+(4, [0, 0, 1, 1])
+>>> make_moons(50, seed=3) == make_moons(50, seed=3)
+True
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import random
+
+Data = tuple[list[list[float]], list[int]]
+
+
+def _check(n_samples: object, noise: object, seed: object, min_samples: int = 2) -> None:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < min_samples:
+        raise ValueError(f"n_samples must be an int >= {min_samples}, got {n_samples!r}")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not float(noise) >= 0.0:
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
+
+
+def _linspace(start: float, stop: float, n: int, endpoint: bool = True) -> list[float]:
+    """n evenly spaced numbers, as numpy.linspace."""
+    if n == 1:
+        return [start]
+    step = (stop - start) / (n - 1 if endpoint else n)
+    return [start + i * step for i in range(n)]
+
+
+def _finish(rng: random.Random, points: list[tuple[float, float, int]], noise: float) -> Data:
+    """Add Gaussian noise to each coordinate, then shuffle the rows together with their labels."""
+    rows = [([x + rng.gauss(0.0, noise), y + rng.gauss(0.0, noise)], c) for x, y, c in points]
+    rng.shuffle(rows)
+    return [r for r, _ in rows], [c for _, c in rows]
+
+
+def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> Data:
+    """Two interleaving half circles (scikit-learn's recipe); class 0 is the upper moon.
+
+    >>> X, y = make_moons(2, noise=0.0)
+    >>> sorted(zip(y, X))
+    [(0, [1.0, 0.0]), (1, [0.0, 0.5])]
+    """
+    _check(n_samples, noise, seed)
+    n_out = n_samples // 2
+    outer = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, math.pi, n_out)]
+    inner = [(1.0 - math.cos(t), 1.0 - math.sin(t) - 0.5, 1) for t in _linspace(0.0, math.pi, n_samples - n_out)]
+    return _finish(random.Random(seed), outer + inner, float(noise))
+
+
+def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 0) -> Data:
+    """A circle of radius 1 (class 0) around a circle of radius ``factor`` (class 1).
+
+    >>> X, y = make_circles(4, noise=0.0, factor=0.5)
+    >>> sorted(round(math.hypot(*p), 6) for p in X)
+    [0.5, 0.5, 1.0, 1.0]
+    """
+    _check(n_samples, noise, seed)
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"factor (inner radius / outer radius) must lie in (0, 1), got {factor!r}")
+    n_out = n_samples // 2
+    outer = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, 2 * math.pi, n_out, endpoint=False)]
+    inner_t = _linspace(0.0, 2 * math.pi, n_samples - n_out, endpoint=False)
+    inner = [(factor * math.cos(t), factor * math.sin(t), 1) for t in inner_t]
+    return _finish(random.Random(seed), outer + inner, float(noise))
+
+
+def make_blobs(
+    n_samples: int = 100, centers: int = 3, std: float = 1.0, box: tuple[float, float] = (-10.0, 10.0), seed: int = 0
+) -> Data:
+    """Gaussian blobs of spread ``std`` around ``centers`` points drawn uniformly in ``box``; class i is blob i.
+
+    Samples are split as evenly as possible, the first blobs taking the remainder.
+
+    >>> X, y = make_blobs(7, centers=3, seed=1)
+    >>> [y.count(c) for c in range(3)]
+    [3, 2, 2]
+    """
+    _check(n_samples, std, seed)
+    if isinstance(centers, bool) or not isinstance(centers, int) or not 1 <= centers <= n_samples:
+        raise ValueError(f"centers must be an int from 1 to n_samples ({n_samples}), got {centers!r}")
+    lo, hi = box
+    if not lo < hi:
+        raise ValueError(f"box must be (low, high) with low < high, got {box!r}")
+    rng = random.Random(seed)
+    where = [(rng.uniform(lo, hi), rng.uniform(lo, hi)) for _ in range(centers)]
+    counts = [n_samples // centers + (1 if c < n_samples % centers else 0) for c in range(centers)]
+    points = [(cx, cy, c) for c, ((cx, cy), k) in enumerate(zip(where, counts)) for _ in range(k)]
+    return _finish(rng, points, float(std))
+
+
+def make_spirals(n_samples: int = 100, classes: int = 2, noise: float = 0.2, turn: float = 4.0, seed: int = 0) -> Data:
+    """``classes`` spiral arms from the origin (CS231n's recipe); class j is arm j.
+
+    Along arm j the radius r runs from 0 to 1 while the angle runs through
+    ``turn`` radians, starting at 2πj/classes; ``noise`` jitters the angle.
+
+    >>> X, y = make_spirals(6, classes=3, noise=0.0)
+    >>> sorted(set(y)), max(round(math.hypot(*p), 6) for p in X)
+    ([0, 1, 2], 1.0)
+    """
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
+        raise ValueError(f"classes must be an int >= 2, got {classes!r}")
+    _check(n_samples, noise, seed, min_samples=2 * classes)
+    rng = random.Random(seed)
+    points = []
+    for j in range(classes):
+        m = n_samples // classes + (1 if j < n_samples % classes else 0)
+        for r in _linspace(0.0, 1.0, m):
+            t = 2 * math.pi * j / classes + turn * r + rng.gauss(0.0, noise)
+            points.append((r * math.sin(t), r * math.cos(t), j))
+    return _finish(rng, points, 0.0)
+
+
+__all__ = ["make_blobs", "make_circles", "make_moons", "make_spirals"]

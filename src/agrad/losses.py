@@ -1,0 +1,145 @@
+"""Loss functions: each averages over a batch and returns one Value to call ``backward()`` on.
+
+Every loss is composed from agrad's primitives, so it needs no derivative of its
+own. Where the textbook formula overflows, a stable one is used (see each docstring).
+Predictions may be Values or plain numbers (all numbers give a plain float).
+
+>>> from agrad import Value
+>>> s = [Value(0.5), Value(-0.5)]
+>>> loss = hinge_loss(s, [1, 1]); loss.data
+1.0
+>>> loss.backward(); s[0].grad, s[1].grad
+(-0.5, -0.5)
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from agrad.value import Value, dot, exp, log, relu, softplus
+from agrad.value import sum as vsum
+
+X = Any  # a Value or a float
+
+
+def _batch(preds: Sequence[Any], targets: Sequence[Any], fn: str) -> int:
+    if len(preds) != len(targets):
+        raise ValueError(f"{fn}: got {len(preds)} predictions but {len(targets)} targets")
+    if not preds:
+        raise ValueError(f"{fn}: needs at least one prediction, got an empty batch")
+    return len(preds)
+
+
+def _pair(preds: Sequence[X], targets: Sequence[float], fn: str) -> int:
+    n = _batch(preds, targets, fn)
+    for i, t in enumerate(targets):
+        if isinstance(t, bool) or not isinstance(t, numbers.Real):
+            raise TypeError(f"{fn}: targets[{i}] must be a real number, got {type(t).__name__}: {t!r}")
+    return n
+
+
+def mse_loss(preds: Sequence[X], targets: Sequence[float]) -> X:
+    """Mean squared error: (1/n) Σ (pred_i - target_i)².
+
+    >>> from agrad import Value
+    >>> p = Value(3.0); loss = mse_loss([p, 1.0], [1.0, 2.0]); loss.data
+    2.5
+    >>> loss.backward(); p.grad  # d/dp (p - 1)² / 2 = p - 1
+    2.0
+    """
+    n = _pair(preds, targets, "mse_loss")
+    d = [p - t for p, t in zip(preds, targets)]
+    return dot(d, d) / n
+
+
+def hinge_loss(scores: Sequence[X], labels: Sequence[float]) -> X:
+    """Max-margin (SVM) loss of micrograd's demo: (1/n) Σ relu(1 - y_i s_i), labels y in {-1, +1}.
+
+    >>> hinge_loss([0.5, -2.0], [1, -1])
+    0.25
+    >>> hinge_loss([0.5], [0])
+    Traceback (most recent call last):
+    ...
+    ValueError: hinge_loss: labels must be -1 or +1, got labels[0] = 0 (for 0/1 labels use 2*y - 1)
+    """
+    n = _pair(scores, labels, "hinge_loss")
+    for i, y in enumerate(labels):
+        if y != 1 and y != -1:
+            raise ValueError(
+                f"hinge_loss: labels must be -1 or +1, got labels[{i}] = {y!r} (for 0/1 labels use 2*y - 1)"
+            )
+    return vsum([relu(1.0 - y * s) for s, y in zip(scores, labels)]) / n
+
+
+def binary_cross_entropy_with_logits(logits: Sequence[X], targets: Sequence[float]) -> X:
+    """Mean of -[t log σ(z) + (1 - t) log(1 - σ(z))], from logits z and targets t in [0, 1].
+
+    Computed as softplus(z) - t*z, which is the same function but never takes
+    log(0) or overflows e**z, so a logit of ±1000 gives a finite loss and gradient.
+
+    >>> round(binary_cross_entropy_with_logits([0.0], [1.0]), 6)  # log 2
+    0.693147
+    >>> binary_cross_entropy_with_logits([1000.0, -1000.0], [1.0, 0.0])
+    0.0
+    """
+    n = _pair(logits, targets, "binary_cross_entropy_with_logits")
+    for i, t in enumerate(targets):
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got targets[{i}] = {t!r}")
+    return vsum([softplus(z) - t * z for z, t in zip(logits, targets)]) / n
+
+
+def log_softmax(logits: Sequence[X]) -> list[X]:
+    """log(e^z_i / Σ_j e^z_j) for each i, computed as z_i - m - log Σ_j e^(z_j - m), m = max z.
+
+    Shifting by the largest logit keeps every exponent <= 0, so nothing
+    overflows; m is taken as a plain number, which is exact because log-softmax
+    does not change when all logits shift together.
+
+    >>> [round(v, 4) for v in log_softmax([1000.0, 1000.0])]
+    [-0.6931, -0.6931]
+    """
+    if not logits:
+        raise ValueError("log_softmax needs at least one logit, got an empty list")
+    m = max(z.data if isinstance(z, Value) else float(z) for z in logits)
+    shifted = [z - m for z in logits]
+    lse = log(vsum([exp(s) for s in shifted]))
+    return [s - lse for s in shifted]
+
+
+def cross_entropy(logits: Sequence[Sequence[X]], targets: Sequence[int]) -> X:
+    """Mean of -log softmax(z)[t] over a batch: ``logits[i]`` is one example's class scores, ``targets[i]`` its class.
+
+    Uses the stable ``log_softmax``, so logits in the thousands are fine.
+
+    >>> from agrad import Value
+    >>> z = [Value(0.0), Value(0.0)]
+    >>> loss = cross_entropy([z], [1]); round(loss.data, 6)  # log 2
+    0.693147
+    >>> loss.backward(); z[0].grad, z[1].grad  # softmax - one_hot
+    (0.5, -0.5)
+    """
+    n = _batch(logits, targets, "cross_entropy")
+    picked = []
+    for i, (z, t) in enumerate(zip(logits, targets)):
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < len(z):
+            raise ValueError(f"cross_entropy: targets[{i}] must be a class index in 0..{len(z) - 1}, got {t!r}")
+        picked.append(log_softmax(z)[t])
+    return -vsum(picked) / n
+
+
+def l2_penalty(params: Sequence[X], alpha: float) -> X:
+    """alpha * Σ p², as one ``dot`` node (micrograd's demo uses alpha = 1e-4).
+
+    >>> from agrad import Value
+    >>> p = Value(3.0); pen = l2_penalty([p, Value(4.0)], 0.5); pen.data
+    12.5
+    >>> pen.backward(); p.grad  # 2 * alpha * p
+    3.0
+    """
+    return alpha * dot(params, params)
+
+
+__all__ = ["binary_cross_entropy_with_logits", "cross_entropy", "hinge_loss", "l2_penalty", "log_softmax", "mse_loss"]

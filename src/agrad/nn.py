@@ -1,0 +1,261 @@
+"""Neural networks from Values: ``Module``, ``Neuron``, ``Layer`` and ``MLP``.
+
+The layout follows micrograd's ``nn.py``, so its demo runs unchanged:
+
+- ``MLP(2, [16, 16, 1])`` has ReLU hidden layers and a **linear last layer**.
+- Calling a ``Layer`` with **one** output returns that output as a Value, not a
+  one-item list; with more outputs it returns a list.
+- Weights start uniform in [-1, 1] and biases at 0, drawn in micrograd's order,
+  so ``random.seed(s)`` before building gives micrograd's own weights.
+
+Unlike micrograd, a neuron's ``w·x + b`` is **one** ``dot`` node (the bias rides
+in the dot with a constant input 1.0), not a chain of 2n additions and
+multiplications, and initialisation can be seeded per model with ``seed=``.
+
+>>> model = MLP(2, [4, 1], seed=0)
+>>> out = model([1.0, -2.0])
+>>> type(out).__name__, len(model.parameters())
+('Value', 17)
+"""
+
+from __future__ import annotations
+
+import numbers
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from agrad.value import Value, _operand_or_raise
+
+Seed = int | random.Random | None
+Nonlin = str | bool | None
+
+_PLAIN = frozenset((float, Value))
+_ACTIVATIONS: dict[str, Callable[[Value], Value]] = {"relu": Value.relu, "tanh": Value.tanh, "sigmoid": Value.sigmoid}
+
+
+def _rng(seed: Seed) -> random.Random | None:
+    """An int seeds a private generator; a Random is shared; None means the global ``random`` (micrograd's way)."""
+    if seed is None or isinstance(seed, random.Random):
+        return seed
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        return random.Random(seed)
+    raise TypeError(f"seed must be an int, a random.Random or None, got {type(seed).__name__}: {seed!r}")
+
+
+def _activation(nonlin: Nonlin) -> str | None:
+    # micrograd's Neuron takes nonlin=True/False; True meant ReLU there.
+    if nonlin is True:
+        return "relu"
+    if nonlin is False or nonlin is None:
+        return None
+    if isinstance(nonlin, str) and nonlin in _ACTIVATIONS:
+        return nonlin
+    raise ValueError(f"nonlin must be one of 'relu', 'tanh', 'sigmoid', None (or True/False), got {nonlin!r}")
+
+
+def _size(n: object, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}")
+    return n
+
+
+class Module:
+    """Base class: anything with parameters. Subclasses define ``named_parameters()``.
+
+    >>> class Scale(Module):
+    ...     def __init__(self): self.k = Value(2.0)
+    ...     def named_parameters(self): return [("k", self.k)]
+    ...     def __call__(self, x): return self.k * x
+    >>> m = Scale(); m(3.0).backward(); m.k.grad
+    3.0
+    >>> m.zero_grad(); m.k.grad, m.state_dict()
+    (0.0, {'k': 2.0})
+    """
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """Every parameter with a dotted name, e.g. ``layers.0.neurons.3.w.1``; none by default."""
+        return []
+
+    def parameters(self) -> list[Value]:
+        """Every parameter, in the order of ``named_parameters()``."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0.0 (backward accumulates, so call it each step)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def state_dict(self) -> dict[str, float]:
+        """Each parameter's number by name: a plain dict that ``agrad.save`` writes as JSON."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Set every parameter from ``state``, after checking every key and value first.
+
+        The keys must be exactly those of ``state_dict()`` and every value a real
+        number. Any mismatch raises ValueError naming the key, and then no
+        parameter has been changed.
+
+        >>> m = MLP(1, [1], seed=0); m.load_state_dict({"layers.0.neurons.0.w.0": 2.0, "layers.0.neurons.0.b": 0.5})
+        >>> m([3.0]).data
+        6.5
+        >>> m.load_state_dict({"layers.0.neurons.0.w.0": 2.0})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: state_dict does not match the model: missing key 'layers.0.neurons.0.b' (...)
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict expects a mapping of name -> number, got {type(state).__name__}")
+        named = self.named_parameters()
+        expected = {name for name, _ in named}
+        missing = [name for name, _ in named if name not in state]
+        unexpected = [k for k in state if k not in expected]
+        problems = []
+        if missing:
+            problems.append(_keys("missing", missing))
+        if unexpected:
+            problems.append(_keys("unexpected", [str(k) for k in unexpected]))
+        if problems:
+            have, want = len(state), len(named)
+            sizes = f" (the state_dict has {have} entries, the model {want} parameters)" if have != want else ""
+            raise ValueError(f"state_dict does not match the model: {'; '.join(problems)}{sizes}")
+        values = []
+        for name, _ in named:
+            v = state[name]
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise ValueError(f"state_dict[{name!r}] must be a real number, got {type(v).__name__}: {v!r}")
+            values.append(float(v))
+        for (_, p), v in zip(named, values):  # only now, with everything checked, change the model
+            p.data = v
+
+
+def _keys(kind: str, keys: list[str]) -> str:
+    more = f" (and {len(keys) - 3} more)" if len(keys) > 3 else ""
+    s = "s" if len(keys) > 1 else ""
+    return f"{kind} key{s} {', '.join(repr(k) for k in keys[:3])}{more}"
+
+
+def _inputs(who: Module, x: Sequence[Value | float], nin: int) -> tuple[tuple[Value | float, ...], list[float]]:
+    """(1.0, x1..xn) as dot operands (ints become floats), and their numbers."""
+    if len(x) != nin:
+        raise ValueError(f"{who!r} expects {nin} inputs, got {len(x)}")
+    one_x = (1.0, *x)
+    if not all(map(_PLAIN.__contains__, map(type, one_x))):
+        one_x = tuple(_operand_or_raise(v, "dot") for v in one_x)
+    return one_x, [v if type(v) is float else v.data for v in one_x]  # type: ignore[union-attr]
+
+
+class Neuron(Module):
+    """act(w·x + b) for ``nin`` inputs, with ``nonlin`` one of "relu", "tanh", "sigmoid" or None.
+
+    The pre-activation is one ``dot`` node with the bias first:
+    ``dot((b, w1..wn), (1.0, x1..xn))``. Summing in that order gives micrograd's
+    float result bit for bit. ``nonlin=True``/``False`` mean "relu"/None, as in micrograd.
+
+    >>> n = Neuron(2, nonlin=None, seed=0)
+    >>> n.w[0].data, n.w[1].data = 2.0, 3.0; n.b.data = 1.0
+    >>> out = n([10.0, 100.0]); out.data, out._op
+    (321.0, 'dot')
+    """
+
+    def __init__(self, nin: int, nonlin: Nonlin = "relu", seed: Seed = None) -> None:
+        _size(nin, "nin")
+        uniform = (_rng(seed) or random).uniform
+        self.w = [Value(uniform(-1, 1)) for _ in range(nin)]
+        self.b = Value(0.0)
+        self.nonlin = _activation(nonlin)
+
+    def __call__(self, x: Sequence[Value | float]) -> Value:
+        """The neuron's output for inputs ``x`` (Values or numbers)."""
+        return self._forward(*_inputs(self, x, len(self.w)))
+
+    def _forward(self, one_x: tuple[Value | float, ...], xd: list[float]) -> Value:
+        # The node agrad.dot((b, *w), (1.0, *x)) makes, with the same float sum, but
+        # without re-checking every operand: _inputs checked x once for the whole
+        # layer, and those checks were half of a forward pass.
+        wb = (self.b, *self.w)
+        total = 0.0
+        for w, v in zip(wb, xd):
+            total += w.data * v
+        act = Value(total, wb + one_x, "dot")
+        return _ACTIVATIONS[self.nonlin](act) if self.nonlin else act
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``w.0`` .. ``w.{nin-1}`` then ``b``, micrograd's order."""
+        return [(f"w.{i}", w) for i, w in enumerate(self.w)] + [("b", self.b)]
+
+    def __repr__(self) -> str:
+        return f"Neuron({len(self.w)}, nonlin={self.nonlin!r})"
+
+
+class Layer(Module):
+    """``nout`` neurons that share the same ``nin`` inputs.
+
+    With ``nout == 1`` calling the layer returns a Value (micrograd's behaviour);
+    otherwise a list of Values.
+
+    >>> Layer(3, 2, seed=0)([1.0, 2.0, 3.0]).__class__.__name__, Layer(3, 1, seed=0)([1.0, 2.0, 3.0]).__class__.__name__
+    ('list', 'Value')
+    """
+
+    def __init__(self, nin: int, nout: int, nonlin: Nonlin = "relu", seed: Seed = None) -> None:
+        _size(nout, "nout")
+        rng = _rng(seed)
+        self.neurons = [Neuron(nin, nonlin, rng) for _ in range(nout)]
+
+    def __call__(self, x: Sequence[Value | float]) -> Any:
+        """A list of outputs, or the single output as a Value when ``nout == 1``."""
+        one_x, xd = _inputs(self, x, len(self.neurons[0].w))
+        out = [n._forward(one_x, xd) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``neurons.{i}.`` followed by each neuron's names."""
+        return [(f"neurons.{i}.{name}", p) for i, n in enumerate(self.neurons) for name, p in n.named_parameters()]
+
+    def __repr__(self) -> str:
+        return f"Layer({len(self.neurons[0].w)}, {len(self.neurons)}, nonlin={self.neurons[0].nonlin!r})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``nin`` inputs, then one layer per entry of ``nouts``.
+
+    Hidden layers use ``nonlin`` (ReLU by default); the last layer is linear, as
+    in micrograd, so its output is a raw score (a logit). With one output the
+    model returns a Value, else a list.
+
+    >>> model = MLP(2, [16, 16, 1], seed=0)
+    >>> model, len(model.parameters())
+    (MLP(2, [16, 16, 1], nonlin='relu'), 337)
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], nonlin: Nonlin = "relu", seed: Seed = None) -> None:
+        if not isinstance(nouts, Sequence) or not nouts:
+            raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        rng = _rng(seed)
+        sizes = [_size(nin, "nin"), *(_size(n, "each layer size in nouts") for n in nouts)]
+        act = _activation(nonlin)
+        last = len(nouts) - 1
+        self.layers = [Layer(sizes[i], sizes[i + 1], act if i != last else None, rng) for i in range(len(nouts))]
+
+    def __call__(self, x: Sequence[Value | float]) -> Any:
+        """The last layer's output: a Value if it has one neuron, else a list of Values."""
+        out: Any = x
+        for layer in self.layers:
+            out = layer(out) if isinstance(out, list | tuple) else layer([out])
+        return out
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``layers.{i}.`` followed by each layer's names."""
+        return [
+            (f"layers.{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()
+        ]
+
+    def __repr__(self) -> str:
+        nouts = [len(layer.neurons) for layer in self.layers]
+        hidden = self.layers[0].neurons[0].nonlin if len(self.layers) > 1 else "relu"
+        return f"MLP({len(self.layers[0].neurons[0].w)}, {nouts}, nonlin={hidden!r})"
+
+
+__all__ = ["MLP", "Layer", "Module", "Neuron"]

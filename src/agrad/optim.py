@@ -1,0 +1,219 @@
+"""Optimizers (``SGD``, ``Adam``, ``AdamW``) and learning-rate schedules.
+
+The update rules are PyTorch's ``torch.optim`` ones, written out for scalars,
+so a model trained here follows the same path as in PyTorch. An optimizer
+reads each parameter's ``.grad`` and changes its ``.data``; it builds no graph.
+
+A training step, as in micrograd's demo::
+
+    opt = SGD(model.parameters(), lr=1.0)
+    lr_at = linear_decay(1.0, steps)          # 1.0 - 0.9 * k / steps
+    for k in range(steps):
+        loss = ...
+        opt.zero_grad(); loss.backward()
+        opt.lr = lr_at(k); opt.step()
+
+>>> from agrad import Value
+>>> w = Value(3.0); opt = SGD([w], lr=0.1)
+>>> (w * w).backward(); opt.step(); w.data  # 3 - 0.1 * 6
+2.4
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Iterable
+
+from agrad.value import Value
+
+
+def _hyper(x: object, name: str, lo: float = 0.0, hi: float = math.inf, hi_open: bool = False) -> float:
+    """A hyper-parameter as float, checked against [lo, hi] (or [lo, hi))."""
+    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and lo <= float(x) and float(x) <= hi
+    if not ok or (hi_open and float(x) >= hi):  # type: ignore[arg-type]
+        span = f"[{lo}, {hi})" if hi_open else f"[{lo}, {hi}]"
+        raise ValueError(f"{name} must be a number in {span}, got {x!r}")
+    return float(x)  # type: ignore[arg-type]
+
+
+class Optimizer:
+    """Base class: holds the parameters and the learning rate ``lr`` (set it freely between steps)."""
+
+    def __init__(self, params: Iterable[Value], lr: float) -> None:
+        ps = list(params)
+        if not ps:
+            raise ValueError("optimizer got an empty parameter list (did the model build any parameters?)")
+        for i, p in enumerate(ps):
+            if not isinstance(p, Value):
+                raise TypeError(f"params[{i}] must be a Value, got {type(p).__name__}: {p!r}")
+        if len(set(ps)) != len(ps):
+            raise ValueError("optimizer got the same parameter twice; it would be updated twice per step")
+        self.params = ps
+        self.lr = _hyper(lr, "lr")
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0.0."""
+        for p in self.params:
+            p.grad = 0.0
+
+    def step(self) -> None:
+        """Update every parameter from its ``.grad``."""
+        raise NotImplementedError
+
+    def _grads(self) -> list[float]:
+        # A grad is a Value after backward(create_graph=True); the update needs only its number.
+        return [g if type(g) is float else float(g) for g in (p.grad for p in self.params)]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay.
+
+    With g = grad + weight_decay * p: the buffer is b = g on the first step,
+    then b = momentum * b + (1 - dampening) * g; the step uses
+    g + momentum * b (Nesterov) or b, and p -= lr * step.
+
+    >>> from agrad import Value
+    >>> w = Value(1.0); opt = SGD([w], lr=0.5, momentum=0.5)
+    >>> for _ in range(2):
+    ...     opt.zero_grad(); w.grad = 1.0; opt.step()
+    >>> w.data  # 1 - 0.5 * 1 - 0.5 * (0.5 * 1 + 1)
+    -0.25
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(params, lr)
+        self.momentum = _hyper(momentum, "momentum")
+        self.dampening = _hyper(dampening, "dampening", hi=1.0)
+        self.weight_decay = _hyper(weight_decay, "weight_decay")
+        if nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+            raise ValueError("nesterov=True needs momentum > 0 and dampening = 0 (as in PyTorch)")
+        self.nesterov = bool(nesterov)
+        self.buffers: list[float] | None = None  # momentum buffers, made on the first step
+
+    def step(self) -> None:
+        """p -= lr * (the gradient, after weight decay and momentum)."""
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        grads = self._grads()
+        if wd:
+            grads = [g + wd * p.data for g, p in zip(grads, self.params)]
+        if mu:
+            if self.buffers is None:
+                self.buffers = list(grads)
+            else:
+                damp = 1.0 - self.dampening
+                self.buffers = [mu * b + damp * g for b, g in zip(self.buffers, grads)]
+            grads = [g + mu * b for g, b in zip(grads, self.buffers)] if self.nesterov else self.buffers
+        for p, g in zip(self.params, grads):
+            p.data -= lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba), with PyTorch's bias correction and L2-style ``weight_decay`` (default 0).
+
+    At step t: g = grad + weight_decay * p, m = β1 m + (1 - β1) g,
+    v = β2 v + (1 - β2) g², p -= lr / (1 - β1^t) * m / (sqrt(v / (1 - β2^t)) + eps).
+
+    >>> from agrad import Value
+    >>> w = Value(1.0); opt = Adam([w], lr=0.1)
+    >>> w.grad = 5.0; opt.step(); round(w.data, 9)  # the first step moves by lr, whatever the gradient's size
+    0.9
+    """
+
+    decoupled = False  # AdamW sets this: decay p directly instead of adding it to the gradient
+    default_weight_decay = 0.0  # PyTorch's defaults: 0 for Adam, 0.01 for AdamW
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float | None = None,
+    ) -> None:
+        super().__init__(params, lr)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_hyper(betas[0], "beta1", hi=1.0, hi_open=True), _hyper(betas[1], "beta2", hi=1.0, hi_open=True))
+        self.eps = _hyper(eps, "eps")
+        self.weight_decay = _hyper(self.default_weight_decay if weight_decay is None else weight_decay, "weight_decay")
+        self.t = 0
+        self.m = [0.0] * len(self.params)
+        self.v = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        """One Adam update of every parameter."""
+        self.t += 1
+        lr, (b1, b2), eps, wd = self.lr, self.betas, self.eps, self.weight_decay
+        step_size = lr / (1.0 - b1**self.t)
+        c2 = (1.0 - b2**self.t) ** 0.5
+        w1 = 1.0 - b1
+        m, v = self.m, self.v
+        for i, (p, g) in enumerate(zip(self.params, self._grads())):
+            if wd and self.decoupled:
+                p.data *= 1.0 - lr * wd
+            elif wd:
+                g += wd * p.data
+            # b1*m + (1-b1)*g, in the rounding order of PyTorch's lerp, so both give the same bits
+            m[i] = m[i] + w1 * (g - m[i]) if w1 < 0.5 else g - (g - m[i]) * (1.0 - w1)
+            v[i] = v[i] * b2 + (1.0 - b2) * g * g
+            p.data -= step_size * m[i] / (math.sqrt(v[i]) / c2 + eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): p *= 1 - lr * weight_decay, then Adam.
+
+    Same arguments as ``Adam``; ``weight_decay`` defaults to 0.01, as in PyTorch.
+
+    >>> from agrad import Value
+    >>> w = Value(1.0); opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad = 0.0; opt.step(); w.data  # no gradient: only the decay, 1 * (1 - 0.1 * 0.5)
+    0.95
+    """
+
+    decoupled = True
+    default_weight_decay = 0.01
+
+
+def linear_decay(lr: float, steps: int, end_factor: float = 0.1) -> Callable[[int], float]:
+    """The learning rate for step k, falling linearly from lr to lr * end_factor over ``steps`` steps.
+
+    With lr = 1 and the default end_factor this is micrograd's demo, 1.0 - 0.9 * k / steps
+    (PyTorch's ``LinearLR`` with start_factor 1).
+
+    >>> at = linear_decay(1.0, 100)
+    >>> at(0), at(50), at(100) == at(200) == 1.0 - 0.9 * 100 / 100
+    (1.0, 0.55, True)
+    """
+    lr, n = _hyper(lr, "lr"), _steps(steps)
+    drop = 1.0 - _hyper(end_factor, "end_factor")
+    return lambda k: lr * (1.0 - drop * min(k, n) / n)
+
+
+def cosine_decay(lr: float, steps: int, min_lr: float = 0.0) -> Callable[[int], float]:
+    """The learning rate for step k on a half cosine from lr down to min_lr (PyTorch's ``CosineAnnealingLR``).
+
+    >>> at = cosine_decay(1.0, 10)
+    >>> at(0), round(at(5), 12), at(10)
+    (1.0, 0.5, 0.0)
+    """
+    lr, n = _hyper(lr, "lr"), _steps(steps)
+    lo = _hyper(min_lr, "min_lr")
+    return lambda k: lo + (lr - lo) * (1.0 + math.cos(math.pi * min(k, n) / n)) / 2.0
+
+
+def _steps(steps: object) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    return steps
+
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "cosine_decay", "linear_decay"]
