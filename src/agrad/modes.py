@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 NO_GRAD = 1  # ops return leaves: no children are recorded
 ANOMALY = 2  # ops check their results for nan/inf
@@ -26,15 +26,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _FlagScope:
     """Sets or clears one flag for a ``with`` block, restoring it on exit.
 
-    Also works as a decorator, as ``torch.no_grad`` does.
+    Also works as a decorator, as ``torch.no_grad`` does. The flags to restore
+    are kept per thread, so one scope object may be entered by several threads
+    at once, and re-entered (nested) in one.
     """
 
     def __init__(self, flag: int, on: bool) -> None:
         self._flag, self._on = flag, on
-        self._saved: list[int] = []
+        self._local = threading.local()
+
+    def _saved(self) -> list[int]:
+        saved: list[int] | None = getattr(self._local, "saved", None)
+        if saved is None:
+            saved = self._local.saved = []
+        return saved
 
     def __enter__(self) -> None:
-        self._saved.append(mode.flags)
+        self._saved().append(mode.flags)
         mode.flags = (mode.flags | self._flag) if self._on else (mode.flags & ~self._flag)
 
     def __exit__(
@@ -43,7 +51,7 @@ class _FlagScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        mode.flags = self._saved.pop()
+        mode.flags = self._saved().pop()
 
     def __call__(self, fn: F) -> F:
         import functools
@@ -56,8 +64,14 @@ class _FlagScope:
         return wrapper  # type: ignore[return-value]
 
 
-def no_grad() -> _FlagScope:
+@overload
+def no_grad() -> _FlagScope: ...
+@overload
+def no_grad(fn: F) -> F: ...
+def no_grad(fn: F | None = None) -> _FlagScope | F:
     """Stop recording the graph inside a ``with`` block or a decorated function.
+
+    Nestable and thread-local. ``@no_grad`` and ``@no_grad()`` both decorate.
 
     >>> from agrad import Value
     >>> x = Value(2.0)
@@ -65,8 +79,14 @@ def no_grad() -> _FlagScope:
     ...     y = x * x
     >>> y._prev
     set()
+    >>> @no_grad
+    ... def square(v):
+    ...     return v * v
+    >>> square(x)._prev
+    set()
     """
-    return _FlagScope(NO_GRAD, True)
+    scope = _FlagScope(NO_GRAD, True)
+    return scope if fn is None else scope(fn)
 
 
 def enable_grad() -> _FlagScope:
