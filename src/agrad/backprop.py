@@ -8,12 +8,11 @@ reads ``.grad`` as the upstream gradient and compounds: 1, 3, 6, ...).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from agrad.modes import ANOMALY, mode
 from agrad.rules import RULES
-from agrad.value import Value
+from agrad.value import Value, _number
 
 _VJP = {name: p.vjp for name, p in RULES.items()}
 
@@ -25,6 +24,8 @@ def toposort(root: Value) -> list[Value]:
     >>> [v.label or v._op for v in toposort(c)]
     ['a', '*', '+']
     """
+    if not isinstance(root, Value):
+        raise TypeError(f"toposort expects a Value, got {type(root).__name__}: {root!r}")
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[tuple[Value, bool]] = [(root, False)]
@@ -38,7 +39,13 @@ def toposort(root: Value) -> list[Value]:
             continue
         visit(node)
         push((node, True))
-        for c in node._children:
+        try:
+            kids = node._children
+        except AttributeError:
+            raise TypeError(
+                f"a node's children must be Values or floats, got {type(node).__name__}: {node!r}"
+            ) from None
+        for c in kids:
             if type(c) is not float and c not in seen:
                 push((c, False))  # type: ignore[arg-type]
     return order
@@ -70,7 +77,10 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
         kids = node._children
         if not kids:
             continue
-        vjp = _VJP[node._op]
+        try:
+            vjp = _VJP[node._op]
+        except KeyError:
+            raise _unknown_op(node) from None
         if create_graph:
             gs = vjp(g, node, *kids)
         elif len(kids) == 2:  # most ops; unpacked by hand as it is the hottest line of the walk
@@ -88,9 +98,17 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
                 k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
 
 
+def _unknown_op(node: Value) -> ValueError:
+    return ValueError(
+        f"backward: no derivative rule for op {node._op!r} of {node!r}; a node built by hand needs one of "
+        f"the ops in agrad.RULES: {', '.join(sorted(RULES))}"
+    )
+
+
 def _gradient_number(g: object, what: str) -> float:
-    if isinstance(g, numbers.Real):
-        return float(g)
+    r = _number(g)
+    if r is not None:
+        return r
     raise TypeError(f"{what} must be a real number or a Value, got {type(g).__name__}: {g!r}")
 
 

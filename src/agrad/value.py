@@ -33,7 +33,11 @@ def _real(x: object, what: str = "Value data") -> float:
 def _number(x: object) -> float | None:
     """A real number as float, anything else None (the reflected operators' other side)."""
     if type(x) is int or isinstance(x, numbers.Real):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:  # an int or Fraction beyond 1.8e308: say so, not "int too large" from deep inside
+            big = type(x).__name__
+            raise ValueError(f"a real number must fit a float (at most about 1.8e308), got a larger {big}") from None
     # NumPy's bool is not registered as numbers.Real, unlike its int and float scalars.
     if type(x).__module__ == "numpy" and getattr(getattr(x, "dtype", None), "kind", "") == "b":
         return float(x)  # type: ignore[arg-type]
