@@ -413,8 +413,9 @@ AUTOGRAD_BY_HAND = [
     2. Drawing the computational graph.
     3. Backpropagation by hand, node by node.
     4. A backward rule for each op, and why the walk needs a topological sort.
-    5. The same numbers from `agrad.Value`.
+    5. The same numbers from `agrad.Value`, narrated by `agrad.explain` and drawn by `agrad.draw_graph`.
     6. One neuron, $\tanh(w \cdot x + b)$: by hand, with agrad, and with PyTorch.
+    7. Training a neural network, `agrad.nn.MLP`, on two moons.
     """),
     code(r"""
     import math
@@ -884,12 +885,644 @@ AUTOGRAD_NEURON = [
     """),
 ]
 
-AUTOGRAD = AUTOGRAD_BY_HAND + AUTOGRAD_NEURON
+AUTOGRAD_TOOLS = [
+    md(r"""
+    ### Watching agrad work: `agrad.explain` and `agrad.draw_graph`
+
+    `agrad.explain(L)` runs `L.backward()` and narrates every chain-rule step in the
+    order backward takes it, with the numbers backward computes. Compare it with the
+    table we filled in by hand in section 3:
+    """),
+    code(r"""
+    L, _ = seed_example(agrad.Value)
+    steps = agrad.explain(L)
+    """),
+    md(r"""
+    `agrad.draw_graph(L)` draws the graph with the gradients filled in, as our
+    `draw_dot` did (the ops are drawn as small boxes):
+    """),
+    code(r"""
+    agrad.draw_graph(L)
+    """),
+    md(r"""
+    On the graph where $e$ is used twice, the narration shows the point of the
+    topological sort: $e$ collects **both** contributions, from $L$ and from $f$,
+    before it passes anything on to $a$ and $b$.
+    """),
+    code(r"""
+    L2, _ = reused_example(agrad.Value)
+    steps = agrad.explain(L2)
+    agrad.draw_graph(L2)
+    """),
+]
+
+AUTOGRAD_MLP = [
+    md(r"""
+    ## 7. Training a neural network: `agrad.nn.MLP` on two moons
+
+    A neural network is many neurons like the one above, in layers. To **train** it
+    we need a single number that says how wrong it is, the **loss**; `backward()`
+    then gives the gradient of the loss with respect to every weight and bias, and
+    we move each of them a small step *against* its gradient, downhill:
+
+    $$p \leftarrow p - \eta \, \frac{\partial \,\text{loss}}{\partial p}
+      \qquad \text{(gradient descent, learning rate } \eta).$$
+
+    Repeat: forward pass, loss, zero the old gradients, backward, step.
+
+    The task: two interleaving half-moons of points in the plane, class 0 and class
+    1. No straight line separates them, so the network has to learn a curved
+    boundary. `agrad.datasets.make_moons` makes them (the same recipe as
+    scikit-learn's); we train on 100 points and keep 200 others aside to test on.
+    """),
+    code(r'''
+    from agrad.datasets import make_moons
+    from agrad.losses import binary_cross_entropy_with_logits, l2_penalty
+    from agrad.nn import MLP
+
+    X, y = make_moons(100, noise=0.1, seed=1)
+    X_test, y_test = make_moons(200, noise=0.1, seed=2)
+
+
+    def scatter(ax, X, y, **kwargs):
+        """The points, coloured by class."""
+        for cls, color in [(0, "tab:blue"), (1, "tab:red")]:
+            pts = [x for x, t in zip(X, y) if t == cls]
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=18, c=color, label=f"class {cls}", **kwargs)
+
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    scatter(ax, X, y, edgecolors="k", linewidths=0.5)
+    ax.set_title("Two moons: the 100 training points")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(fontsize=8)
+    plt.show()
+    '''),
+    md(r"""
+    The model is `MLP(2, [16, 16, 1])`: 2 inputs, two hidden layers of 16 ReLU
+    neurons, and one output $z$, a raw score (a *logit*). We read it as a
+    probability through the sigmoid, $P(\text{class } 1) = \sigma(z) = 1/(1+e^{-z})$,
+    and predict class 1 when $z > 0$.
+
+    The loss is the **binary cross-entropy**, which is small when the network gives
+    high probability to the right class, plus a tiny L2 penalty
+    $\alpha \sum p^2$ that keeps the weights small and the boundary smooth:
+
+    $$\text{loss} = -\frac{1}{N}\sum_{i=1}^{N}\Big[y_i \log \sigma(z_i) + (1 - y_i)\log\big(1 - \sigma(z_i)\big)\Big]
+      + \alpha \sum_p p^2.$$
+    """),
+    code(r"""
+    import time
+
+    model = MLP(2, [16, 16, 1], seed=0)
+    print(model, "with", len(model.parameters()), "parameters")
+
+    learning_rate = 1.0
+    losses, accuracies = [], []
+    start = time.perf_counter()
+    for step in range(100):
+        logits = [model(x) for x in X]                       # forward pass: one Value per point
+        loss = binary_cross_entropy_with_logits(logits, y) + l2_penalty(model.parameters(), 1e-4)
+        model.zero_grad()                                    # backward() adds, so clear last step's gradients
+        loss.backward()
+        for p in model.parameters():                         # gradient descent
+            p.data -= learning_rate * p.grad
+
+        accuracy = sum((z.data > 0) == (t == 1) for z, t in zip(logits, y)) / len(y)
+        losses.append(loss.data)
+        accuracies.append(accuracy)
+        if step % 20 == 0 or step == 99:
+            print(f"step {step:3d}  loss {loss.data:.4f}  training accuracy {accuracy:.0%}")
+    print(f"100 steps in {time.perf_counter() - start:.1f} s")
+
+    with agrad.no_grad():  # no graph needed just to predict
+        test_accuracy = sum((model(x).data > 0) == (t == 1) for x, t in zip(X_test, y_test)) / len(y_test)
+    print(f"accuracy on the 200 held-out points: {test_accuracy:.1%}")
+    """),
+    md(r"""
+    (The update loop is plain gradient descent; `agrad.optim` has it ready-made as
+    `SGD`, and also `Adam`.) The loss falls and the accuracy climbs, though not
+    smoothly: at this learning rate a step sometimes overshoots and the loss jumps
+    up before it falls again. A smaller rate, say 0.3, is smoother but slower; try it.
+    """),
+    code(r"""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax1.plot(losses)
+    ax1.set_yscale("log")
+    ax1.set_title("Training loss")
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("loss (log scale)")
+    ax1.grid(alpha=0.3, which="both")
+    ax2.plot([100 * a for a in accuracies], color="tab:green")
+    ax2.set_title("Training accuracy")
+    ax2.set_xlabel("step")
+    ax2.set_ylabel("accuracy (%)")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    plt.show()
+    """),
+    md(r"""
+    Finally, the **decision boundary**: we ask the trained network for $\sigma(z)$
+    on a grid of points covering the plane and colour each by the probability of
+    class 1. The boundary, where $z = 0$, curls between the two moons. The held-out
+    test points, which the network never saw, fall on the right sides.
+    """),
+    code(r"""
+    import numpy as np
+
+    xs1 = np.linspace(-1.6, 2.6, 70)
+    xs2 = np.linspace(-1.1, 1.6, 50)
+    with agrad.no_grad():
+        Z = np.array([[model([float(a), float(b)]).data for a in xs1] for b in xs2])
+    P = 1 / (1 + np.exp(-Z))
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    im = ax.contourf(xs1, xs2, P, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+    ax.contour(xs1, xs2, Z, levels=[0.0], colors="k", linewidths=1.5)
+    scatter(ax, X_test, y_test, edgecolors="k", linewidths=0.5)
+    fig.colorbar(im, ax=ax, label="P(class 1) predicted by the network")
+    ax.set_title(f"Decision boundary (black line), with the 200 test points: {test_accuracy:.1%} right")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(fontsize=8, loc="lower left")
+    plt.show()
+    """),
+    md(r"""
+    ## Where next
+
+    Everything in this notebook rested on one idea: record the graph as the
+    function runs, then walk it backwards in topological order, applying one local
+    rule per op. **Continue with [Beyond_Backprop.ipynb](Beyond_Backprop.ipynb)**:
+    derivatives of derivatives, forward mode against reverse mode, Jacobians and
+    Hessians, and how to check a gradient you do not trust.
+    """),
+]
+
+AUTOGRAD = AUTOGRAD_BY_HAND + AUTOGRAD_TOOLS + AUTOGRAD_NEURON + AUTOGRAD_MLP
+
+
+# ---------------------------------------------------------------------------
+# notebooks/Beyond_Backprop.ipynb
+# ---------------------------------------------------------------------------
+
+BEYOND_BACKPROP = [
+    md(r"""
+    # Beyond Backprop
+
+    In [AutoGrad.ipynb](AutoGrad.ipynb) we built backpropagation: one walk back
+    through the graph gives the derivative of **one output** with respect to
+    **every input**. That is exactly what training needs, but it is only one corner
+    of automatic differentiation. This notebook explores the rest, with agrad's
+    function transforms (modelled on JAX):
+
+    1. `agrad.grad`: a derivative as a new function, and derivatives of derivatives.
+    2. Forward mode against reverse mode: which one is cheaper, and when.
+    3. A Jacobian, and what it means as a picture.
+    4. A Hessian, and what it buys: Newton's method.
+    5. `agrad.gradcheck`: how to check a gradient you do not trust.
+    """),
+    code(r"""
+    import functools
+    import itertools
+    import math
+    import time
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import LogNorm
+
+    import agrad
+    from agrad import grad, hessian, jacfwd, jacobian, jacrev, jvp
+
+    plt.rcParams["figure.dpi"] = 80
+    """),
+    md(r"""
+    ## 1. Derivatives of derivatives
+
+    `agrad.grad(f)` takes a Python function of numbers and returns a *new function*
+    that computes its derivative. Write $f$ with agrad's functions (`agrad.sin`,
+    `agrad.tanh`, ...), which accept plain floats as well as Values:
+    """),
+    code(r"""
+    def f(x):
+        return agrad.sin(x) * x
+
+
+    df = grad(f)
+    x = 2.0
+    print(f"f(2)  = {f(x):.10f}")
+    print(f"f'(2) = {df(x):.10f}   agrad.grad")
+    print(f"f'(2) = {math.sin(x) + x * math.cos(x):.10f}   closed form: sin x + x cos x")
+    """),
+    md(r"""
+    Because the result is again an ordinary function, we can differentiate it again:
+    `grad(grad(f))` is $f''$. This works because every backward rule in
+    `agrad.rules` is written with agrad's own operations. When the gradient is
+    computed with `create_graph=True`, the rules run on Values, so the backward pass
+    records a graph of its own, and that graph can be backpropagated in turn.
+    Here is the mechanism by hand, for $y = x^3$ at $x = 2$:
+    """),
+    code(r"""
+    x = agrad.Value(2.0, label="x")
+    y = x**3
+    y.backward(create_graph=True)
+    dy_dx = x.grad  # a Value, 3x^2 = 12, with a graph behind it
+    print("dy/dx   =", dy_dx)
+
+    x.grad = 0.0  # clear it, then backpropagate through the gradient itself
+    dy_dx.backward()
+    print("d2y/dx2 =", x.grad, " (6x = 12)")
+    """),
+    md(r"""
+    `grad` does this bookkeeping for us, to any order. The derivatives of $\tanh$
+    have closed forms to compare with: with $t = \tanh x$,
+
+    $$\tanh' = 1 - t^2, \qquad \tanh'' = -2t(1 - t^2), \qquad \tanh''' = -2(1 - t^2)(1 - 3t^2).$$
+    """),
+    code(r"""
+    d1 = grad(agrad.tanh)
+    d2 = grad(d1)
+    d3 = grad(d2)
+
+    xs = np.linspace(-3, 3, 121)
+    t = np.tanh(xs)
+    closed = {
+        "1st derivative": 1 - t**2,
+        "2nd derivative": -2 * t * (1 - t**2),
+        "3rd derivative": -2 * (1 - t**2) * (1 - 3 * t**2),
+    }
+    nested = {name: np.array([fn(float(x)) for x in xs]) for name, fn in zip(closed, (d1, d2, d3))}
+    for name in closed:
+        print(f"{name}: largest difference from the closed form {np.max(np.abs(nested[name] - closed[name])):.1e}")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(xs, t, color="gray", label="tanh")
+    for name, color in zip(closed, ("tab:blue", "tab:orange", "tab:green")):
+        ax.plot(xs, nested[name], color=color, label=f"{name} by nested grad")
+        ax.plot(xs[::6], closed[name][::6], "o", ms=4, mfc="none", color=color)
+    ax.plot([], [], "o", mfc="none", color="k", label="closed forms")
+    ax.set_title("tanh and its first three derivatives, from grad(grad(grad(tanh)))")
+    ax.set_xlabel("x")
+    ax.set_ylabel("value")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    plt.show()
+    """),
+    md(r"""
+    ## 2. Forward mode against reverse mode
+
+    Take a function $F: \mathbb{R}^n \to \mathbb{R}^m$ built from simple steps,
+    $F = F_k \circ \dots \circ F_2 \circ F_1$. By the chain rule its Jacobian, the
+    $m \times n$ matrix of all partial derivatives, is a product of the steps'
+    Jacobians:
+
+    $$J = J_k \cdots J_2 \, J_1.$$
+
+    There are two natural orders to multiply it out.
+
+    * **Forward mode** starts at the input. It carries a *tangent* $\dot x$ (a
+      direction in input space) through the computation beside the values, and comes
+      out with $J \dot x$, a **Jacobian-vector product** (JVP). One pass gives one
+      column of $J$: with $\dot x = e_j$, all the derivatives with respect to input
+      $j$. agrad does this with *dual numbers*, $x + \dot x\,\varepsilon$ with
+      $\varepsilon^2 = 0$, so that $f(x + \dot x\,\varepsilon) = f(x) + f'(x)\,\dot x\,\varepsilon$.
+    * **Reverse mode** starts at the output. It records the graph, then carries a
+      *cotangent* $\bar y$ backwards and comes out with $\bar y^\top J$, a
+      **vector-Jacobian product** (VJP). One pass gives one row of $J$: the
+      derivatives of output $i$ with respect to every input. This is backprop.
+
+    So the whole Jacobian costs $n$ forward passes or $m$ reverse passes. A loss has
+    $m = 1$ output and maybe millions of inputs: that is why deep learning uses
+    reverse mode. For a function with few inputs and many outputs, forward mode wins.
+
+    `agrad.jvp` is one forward-mode pass:
+    """),
+    code(r"""
+    value, tangent = jvp(f, (2.0,), (1.0,))
+    print(f"jvp(f, (2,), (1,)) = ({value:.10f}, {tangent:.10f})  # f(2) and f'(2) in one forward pass")
+    """),
+    md(r"""
+    Now we time both modes on two shapes of function. `jacfwd` builds the Jacobian
+    one column at a time (forward mode), `jacrev` one row at a time (reverse mode):
+
+    * many inputs, one output: $\;\sum_i \sin(x_i)\, x_{i+1}$, from $\mathbb{R}^n$ to $\mathbb{R}$;
+    * one input, many outputs: $\;t \mapsto (\sin t, \sin 2t, \dots, \sin mt)$, from $\mathbb{R}$ to $\mathbb{R}^m$.
+    """),
+    code(r'''
+    def many_to_one(*xs):
+        n = len(xs)
+        return agrad.sum([agrad.sin(xs[i]) * xs[(i + 1) % n] for i in range(n)])
+
+
+    def one_to_many(t, m):
+        return [agrad.sin(k * t) for k in range(1, m + 1)]
+
+
+    def best_time(fn, *args, repeats=3):
+        """The fastest of a few runs of fn(*args), in milliseconds: the least disturbed by anything else running."""
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(*args)
+            times.append(time.perf_counter() - start)
+        return 1000 * min(times)
+
+
+    sizes = [2, 4, 8, 16, 32, 64, 128]
+    timings = {"many_to_one": {"forward": [], "reverse": []}, "one_to_many": {"forward": [], "reverse": []}}
+    for n in sizes:
+        xs = [0.1 * i for i in range(n)]
+        assert np.allclose(jacfwd(many_to_one)(*xs), jacrev(many_to_one)(*xs))
+        timings["many_to_one"]["forward"].append(best_time(jacfwd(many_to_one), *xs))
+        timings["many_to_one"]["reverse"].append(best_time(jacrev(many_to_one), *xs))
+        g = functools.partial(one_to_many, m=n)
+        assert np.allclose(jacfwd(g)(0.3), jacrev(g)(0.3))
+        timings["one_to_many"]["forward"].append(best_time(jacfwd(g), 0.3))
+        timings["one_to_many"]["reverse"].append(best_time(jacrev(g), 0.3))
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, title, xlabel in [
+        (axes[0], "many_to_one", r"$\mathbb{R}^n \to \mathbb{R}$: the gradient of a loss", "number of inputs n"),
+        (axes[1], "one_to_many", r"$\mathbb{R} \to \mathbb{R}^m$: one input, many outputs", "number of outputs m"),
+    ]:
+        ax.loglog(sizes, timings[key]["forward"], "o-", label="forward mode (jacfwd)")
+        ax.loglog(sizes, timings[key]["reverse"], "s-", label="reverse mode (jacrev)")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("time for the whole Jacobian (ms)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    plt.show()
+    n, many, one = sizes[-1], timings["many_to_one"], timings["one_to_many"]
+    print(f"n = {n} inputs, 1 output: reverse mode is {many['forward'][-1] / many['reverse'][-1]:.0f}x faster")
+    print(f"1 input, m = {n} outputs: forward mode is {one['reverse'][-1] / one['forward'][-1]:.0f}x faster")
+    '''),
+    md(r"""
+    Each mode's cost grows with the number of passes it needs: forward mode's with
+    the number of inputs, reverse mode's with the number of outputs. (Both also grow
+    because the function itself gets bigger with $n$.) When the two are about equal,
+    `agrad.jacobian` picks for us: forward mode if there are no more inputs than
+    outputs, reverse mode otherwise.
+
+    ## 3. A Jacobian, as a picture
+
+    The map from polar to Cartesian coordinates,
+    $F(r, \theta) = (r\cos\theta,\; r\sin\theta)$, has the Jacobian
+
+    $$J = \begin{pmatrix} \partial x/\partial r & \partial x/\partial \theta \\
+                          \partial y/\partial r & \partial y/\partial \theta \end{pmatrix}
+        = \begin{pmatrix} \cos\theta & -r\sin\theta \\ \sin\theta & r\cos\theta \end{pmatrix},
+      \qquad \det J = r.$$
+    """),
+    code(r"""
+    def polar(r, theta):
+        return [r * agrad.cos(theta), r * agrad.sin(theta)]
+
+
+    r0, t0 = 2.0, 0.6
+    J = np.array(jacobian(polar)(r0, t0))
+    J_closed = np.array([[math.cos(t0), -r0 * math.sin(t0)], [math.sin(t0), r0 * math.cos(t0)]])
+    print("agrad.jacobian:\n", J)
+    print("forward and reverse mode agree:", np.allclose(jacfwd(polar)(r0, t0), jacrev(polar)(r0, t0)))
+    print("matches the closed form:      ", np.allclose(J, J_closed))
+    print(f"det J = {np.linalg.det(J):.6f} (= r = {r0})")
+    """),
+    md(r"""
+    The Jacobian is the **best linear approximation** of $F$ near a point:
+    $F(p + \delta) \approx F(p) + J\delta$. So a small square in the $(r, \theta)$
+    plane is mapped to a patch that is almost the parallelogram spanned by $J$'s
+    columns, and its area is multiplied by $|\det J| = r$. Below, the red square on
+    the left is mapped by $F$ to the red patch on the right; the dashed black
+    parallelogram is what $J$ predicts.
+    """),
+    code(r'''
+    d = 0.4  # side of the square in the (r, theta) plane, centred on p = (r0, t0)
+    s = np.linspace(0, 1, 25)
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)]
+    edges = [np.outer(1 - s, c0) + np.outer(s, c1) for c0, c1 in itertools.pairwise(corners)]
+    square = np.concatenate(edges) * d / 2  # its boundary, as offsets (dr, dtheta) from p
+    patch = np.array([polar(r0 + dr, t0 + dt) for dr, dt in square])
+    linear = np.array(polar(r0, t0)) + square @ J.T
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for r in np.arange(0.5, 3.01, 0.25):
+        ax1.axvline(r, color="0.85", lw=0.8)
+    for th in np.arange(0, 1.6, 0.1):
+        ax1.axhline(th, color="0.85", lw=0.8)
+    ax1.fill(r0 + square[:, 0], t0 + square[:, 1], color="tab:red", alpha=0.4)
+    ax1.plot([r0], [t0], "ko")
+    ax1.set_xlim(r0 - 0.75, r0 + 0.75)
+    ax1.set_ylim(t0 - 0.6, t0 + 0.6)
+    ax1.set_title(r"A small square in the $(r, \theta)$ plane")
+    ax1.set_xlabel("r")
+    ax1.set_ylabel(r"$\theta$ (radians)")
+
+    th = np.linspace(0, 1.6, 100)
+    for r in np.arange(0.5, 3.01, 0.25):
+        ax2.plot(r * np.cos(th), r * np.sin(th), color="0.85", lw=0.8)
+    for angle in np.arange(0, 1.6, 0.1):
+        ax2.plot([0, 3.2 * np.cos(angle)], [0, 3.2 * np.sin(angle)], color="0.85", lw=0.8)
+    ax2.fill(patch[:, 0], patch[:, 1], color="tab:red", alpha=0.4, label="F(square)")
+    ax2.plot(linear[:, 0], linear[:, 1], "k--", lw=1.2, label=r"F(p) + J $\delta$: the Jacobian's prediction")
+    ax2.plot(*polar(r0, t0), "ko")
+    px, py = polar(r0, t0)
+    ax2.set_xlim(px - 0.75, px + 0.75)
+    ax2.set_ylim(py - 0.6, py + 0.6)
+    ax2.set_aspect("equal")
+    ax2.set_title(r"Its image under $F(r, \theta) = (r\cos\theta, r\sin\theta)$")
+    ax2.set_xlabel("x")
+    ax2.set_ylabel("y")
+    ax2.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    plt.show()
+
+
+    def area(points):
+        """The shoelace formula for the area of a closed polygon."""
+        x, y = points[:, 0], points[:, 1]
+        return 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+
+
+    print(f"area of the square {d * d:.4f}; of its image {area(patch):.4f}; |det J| times the square {r0 * d * d:.4f}")
+    '''),
+    md(r"""
+    The parallelogram hugs the true patch: $J$ captures how the map stretches and
+    turns things near $p$. Only the curvature of the patch, which comes from second
+    derivatives, is missing. The areas agree too (here exactly, because the
+    stretching, $r$, grows linearly across the square and $p$ sits at its centre).
+
+    ## 4. A Hessian, and Newton's method
+
+    For a scalar function $f$ of several variables, the **Hessian** is the matrix of
+    second derivatives, $H_{ij} = \partial^2 f / \partial x_i \partial x_j$: the
+    Jacobian of the gradient. It describes the curvature of $f$. agrad computes it
+    the way JAX does, forward mode over reverse mode: `hessian(f) = jacfwd(jacrev(f))`.
+
+    Our example is Rosenbrock's banana-shaped valley, a classic hard test for
+    optimisers, with its minimum at $(1, 1)$:
+
+    $$f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2, \qquad
+      H = \begin{pmatrix} 2 - 400(y - x^2) + 800x^2 & -400x \\ -400x & 200 \end{pmatrix}.$$
+    """),
+    code(r'''
+    def rosenbrock(x, y):
+        return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+    def rosenbrock_hessian(x, y):
+        """The closed form, to check agrad against."""
+        return np.array([[2 - 400 * (y - x * x) + 800 * x * x, -400 * x], [-400 * x, 200.0]])
+
+
+    for point in [(-1.2, 1.0), (0.0, 0.0), (1.0, 1.0)]:
+        H = np.array(hessian(rosenbrock)(*point))
+        assert np.allclose(H, rosenbrock_hessian(*point))
+        eig = np.linalg.eigvalsh(H)
+        print(f"at {point}: H = {H.tolist()}, eigenvalues {eig[0]:.3g} and {eig[1]:.4g}")
+    '''),
+    md(r"""
+    At the minimum the two eigenvalues differ by a factor of about 2500: the valley
+    is 2500 times more curved across than along. Plain **gradient descent** must take
+    steps small enough for the steep direction, so it crawls along the flat one.
+    **Newton's method** uses the curvature: it jumps to the minimum of the local
+    quadratic model, $p \leftarrow p - H^{-1} \nabla f$, which rescales every direction
+    by its own curvature.
+    """),
+    code(r"""
+    gradient = grad(rosenbrock, argnums=(0, 1))
+    start = np.array([-1.2, 1.0])
+
+    p, newton = start.copy(), [start.copy()]
+    for _ in range(8):
+        p = p - np.linalg.solve(np.array(hessian(rosenbrock)(*p)), np.array(gradient(*p)))
+        newton.append(p.copy())
+    newton = np.array(newton)
+
+    p, descent = start.copy(), [start.copy()]
+    for _ in range(3000):
+        p = p - 1.5e-3 * np.array(gradient(*p))
+        descent.append(p.copy())
+    descent = np.array(descent)
+
+    print(f"Newton, {len(newton) - 1} steps:            ends at {newton[-1]}, f = {rosenbrock(*newton[-1]):.1e}")
+    print(f"gradient descent, {len(descent) - 1} steps: ends at {descent[-1]}, f = {rosenbrock(*descent[-1]):.1e}")
+
+    gx, gy = np.meshgrid(np.linspace(-2, 2, 200), np.linspace(-3.5, 3, 200))
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    levels = np.logspace(-1, 3.5, 10)
+    cs = ax.contour(gx, gy, rosenbrock(gx, gy), levels=levels, norm=LogNorm(), cmap="viridis", linewidths=0.8)
+    ax.plot(descent[:, 0], descent[:, 1], ".-", color="tab:orange", ms=2, lw=0.8, label="gradient descent, 3000 steps")
+    ax.plot(newton[:, 0], newton[:, 1], "o-", color="tab:red", ms=5, label="Newton's method, 8 steps")
+    ax.plot([1], [1], "k*", ms=14, label="minimum (1, 1)")
+    ax.set_ylim(-3.5, 3)
+    ax.set_title("Minimising Rosenbrock's function from (-1.2, 1)")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.colorbar(cs, ax=ax, label="f(x, y)")
+    plt.show()
+    """),
+    md(r"""
+    Newton's method reaches the minimum in six steps (its first jump lands far
+    outside the valley, and the next one corrects it); gradient descent, after 3000
+    steps, is still creeping along the valley floor.
+
+    A Hessian also shows **which variables interact**: $H_{ij} \ne 0$ only if $x_i$
+    and $x_j$ meet in some term of $f$. In the $n$-variable Rosenbrock function each
+    variable meets only its neighbours, so its Hessian is a band along the diagonal:
+
+    $$f(x) = \sum_{i=1}^{n-1} \Big[100\,(x_{i+1} - x_i^2)^2 + (1 - x_i)^2\Big].$$
+    """),
+    code(r"""
+    def rosenbrock_n(*x):
+        return agrad.sum([100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(len(x) - 1)])
+
+
+    x0 = [0.5 * math.cos(i) for i in range(12)]
+    H = np.array(hessian(rosenbrock_n)(*x0))
+    print("symmetric:", np.allclose(H, H.T))
+    print("zero outside the three central diagonals:", np.allclose(np.triu(H, 2), 0) and np.allclose(np.tril(H, -2), 0))
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    limit = np.abs(H).max()
+    im = ax.imshow(H, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(im, ax=ax, label=r"$H_{ij}$")
+    ax.set_title("Hessian of the 12-variable Rosenbrock function")
+    ax.set_xlabel("j (variable)")
+    ax.set_ylabel("i (variable)")
+    plt.show()
+    """),
+]
+
+BEYOND_GRADCHECK = [
+    md(r"""
+    ## 5. Checking a gradient you do not trust: `agrad.gradcheck`
+
+    When you write a new function (or a new op for an engine), how do you know its
+    derivative is right? Compare it with the numerical derivative of
+    [Understanding_Derivatives.ipynb](Understanding_Derivatives.ipynb): central
+    differences are slow and only accurate to about 10 digits, but they are
+    computed a completely different way, so they make an independent check.
+
+    `agrad.gradcheck(f, inputs)` does this for every input and every output of `f`,
+    in every mode: reverse mode through `jacrev`, reverse mode through
+    `Value.backward()`, and forward mode through `jacfwd`. `agrad.gradgradcheck`
+    does the same for the second derivatives. (agrad's own test suite checks every
+    op in its rule table this way, and against PyTorch.)
+    """),
+    code(r"""
+    def h(x, y):
+        return agrad.tanh(x * y) + agrad.log(1 + agrad.exp(x)) / y
+
+
+    print("first derivatives agree: ", agrad.gradcheck(h, [0.7, 1.3]))
+    print("second derivatives agree:", agrad.gradgradcheck(h, [0.7, 1.3]))
+    """),
+    md(r"""
+    Here is a bug that gradcheck catches. A function computes part of its result
+    with `math.exp` on the plain number inside `x`. The value is right, but agrad
+    never sees that operation, so its derivative is silently lost: the true
+    derivative of $x e^x$ is $(1 + x) e^x$, and agrad can only find the $e^x$ part.
+    """),
+    code(r"""
+    def buggy(x):
+        return x * math.exp(float(x))  # float(x) leaves the graph: use agrad.exp(x)
+
+
+    def fixed(x):
+        return x * agrad.exp(x)
+
+
+    try:
+        agrad.gradcheck(buggy, [0.5])
+    except agrad.GradcheckError as error:
+        print("buggy:", error)
+    print("fixed:", agrad.gradcheck(fixed, [0.5]))
+    """),
+    md(r"""
+    One failure is not a bug. At a **kink** such as $\text{relu}(x) = \max(0, x)$
+    at $x = 0$, the derivative does not exist. agrad, like PyTorch, uses $0$ there,
+    while the central difference straddles the kink and sees the average of the two
+    slopes, $0.5$. Check gradients at points away from kinks:
+    """),
+    code(r"""
+    try:
+        agrad.gradcheck(agrad.relu, [0.0])
+    except agrad.GradcheckError as error:
+        print("at the kink:", error)
+    print("away from it:", agrad.gradcheck(agrad.relu, [0.3]), agrad.gradcheck(agrad.relu, [-0.3]))
+    """),
+]
+
+BEYOND = BEYOND_BACKPROP + BEYOND_GRADCHECK
 
 
 NOTEBOOKS: dict[str, list[Cell]] = {
     "Understanding_Derivatives": UNDERSTANDING_DERIVATIVES,
     "AutoGrad": AUTOGRAD,
+    "Beyond_Backprop": BEYOND,
 }
 
 
@@ -917,7 +1550,23 @@ def execute(nb: Any, timeout: int = CELL_TIMEOUT_S) -> float:
         record_timing=False,  # timestamps would make every rebuild a diff
     )
     client.execute()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
+    return seconds
+
+
+def coalesce_streams(outputs: list[Any]) -> list[Any]:
+    """Join consecutive prints to the same stream into one output, as a learner's Jupyter shows them."""
+    joined: list[Any] = []
+    for out in outputs:
+        prev = joined[-1] if joined else None
+        if out.output_type == "stream" and prev is not None and prev.output_type == "stream" and prev.name == out.name:
+            prev.text += out.text
+        else:
+            joined.append(out)
+    return joined
 
 
 def sources(nb: Any) -> list[tuple[str, str]]:
