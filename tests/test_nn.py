@@ -1,0 +1,293 @@
+"""agrad.nn against micrograd (same weights, same floats), PyTorch float64 and finite differences."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from conftest import needs_torch
+from oracles import central_diff
+
+import agrad
+from agrad import Value
+from agrad.nn import MLP, Layer, Module, Neuron
+
+
+def _points(n: int, seed: int = 0) -> list[list[float]]:
+    rng = random.Random(seed)
+    return [[rng.uniform(-2, 2), rng.uniform(-2, 2)] for _ in range(n)]
+
+
+# -- structure ------------------------------------------------------------------
+
+
+def test_neuron_is_one_dot_node_with_the_bias_inside() -> None:
+    n = Neuron(3, seed=0)
+    out = n([1.0, 2.0, 3.0])
+    assert out._op == "relu"
+    pre = out._children[0]
+    assert isinstance(pre, Value) and pre._op == "dot"
+    assert pre._children == (n.b, *n.w, 1.0, 1.0, 2.0, 3.0)
+    nodes = agrad.toposort(out)
+    assert len(nodes) == 4 + 1 + 1  # b, w1..w3, the dot, the relu: no chain of additions
+
+
+def test_neuron_value_matches_hand_calculation() -> None:
+    n = Neuron(2, nonlin=None, seed=0)
+    n.w[0].data, n.w[1].data, n.b.data = 0.5, -2.0, 0.25
+    assert n([4.0, 1.0]).data == 0.5 * 4.0 - 2.0 * 1.0 + 0.25
+    n.nonlin = "relu"
+    n.w[1].data = 3.0
+    assert n([-4.0, 0.0]).data == 0.0
+
+
+@pytest.mark.parametrize(("nonlin", "fn"), [("tanh", math.tanh), ("sigmoid", lambda z: 1 / (1 + math.exp(-z)))])
+def test_other_activations(nonlin: str, fn: object) -> None:
+    n = Neuron(2, nonlin=nonlin, seed=1)
+    x = [0.3, -0.8]
+    z = n.b.data + n.w[0].data * x[0] + n.w[1].data * x[1]
+    assert n(x).data == pytest.approx(fn(z), rel=1e-15)  # type: ignore[operator]
+
+
+def test_micrograd_style_nonlin_flags() -> None:
+    assert Neuron(2, nonlin=True).nonlin == "relu"
+    assert Neuron(2, nonlin=False).nonlin is None
+    with pytest.raises(ValueError, match="nonlin"):
+        Neuron(2, nonlin="gelu")
+
+
+def test_one_output_layer_returns_a_value_and_wider_layers_a_list() -> None:
+    assert isinstance(Layer(2, 1, seed=0)([1.0, 2.0]), Value)
+    out = Layer(2, 3, seed=0)([1.0, 2.0])
+    assert isinstance(out, list) and len(out) == 3
+
+
+def test_mlp_last_layer_is_linear_and_hidden_layers_relu() -> None:
+    model = MLP(2, [16, 16, 1], seed=0)
+    assert [n.nonlin for n in model.layers[0].neurons] == ["relu"] * 16
+    assert [n.nonlin for n in model.layers[2].neurons] == [None]
+    outs = [model(x).data for x in _points(50)]
+    assert min(outs) < 0 < max(outs)  # a linear output, not clipped by a ReLU
+    assert len(model.parameters()) == 3 * 16 + 17 * 16 + 17 == 337
+
+
+def test_hidden_layer_of_one_feeds_the_next_layer() -> None:
+    model = MLP(2, [1, 2], seed=0)
+    assert len(model([0.5, 0.5])) == 2
+
+
+def test_named_parameters_names_and_order() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    names = [name for name, _ in model.named_parameters()]
+    assert names[:4] == [
+        "layers.0.neurons.0.w.0",
+        "layers.0.neurons.0.w.1",
+        "layers.0.neurons.0.b",
+        "layers.0.neurons.1.w.0",
+    ]
+    assert names[-1] == "layers.1.neurons.0.b"
+    assert len(set(names)) == len(names) == 13
+    assert [p for _, p in model.named_parameters()] == model.parameters()
+
+
+def test_bad_sizes_and_inputs() -> None:
+    with pytest.raises(ValueError, match="nin"):
+        MLP(0, [2])
+    with pytest.raises(ValueError, match="nouts"):
+        MLP(2, [])
+    with pytest.raises(ValueError, match="layer size"):
+        MLP(2, [4, -1])
+    with pytest.raises(ValueError, match="expects 2 inputs, got 3"):
+        MLP(2, [4, 1], seed=0)([1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="str"):
+        MLP(2, [4, 1], seed=0)([1.0, "2"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="seed"):
+        MLP(2, [1], seed=1.5)  # type: ignore[arg-type]
+
+
+def test_int_inputs_become_floats_in_the_graph() -> None:
+    out = Neuron(2, nonlin=None, seed=0)([1, 2])
+    assert all(type(c) is float or isinstance(c, Value) for c in out._children)
+
+
+# -- initialisation ---------------------------------------------------------------
+
+
+def test_seeded_init_is_reproducible_and_private() -> None:
+    state = random.getstate()
+    a, b, c = MLP(2, [8, 1], seed=7), MLP(2, [8, 1], seed=7), MLP(2, [8, 1], seed=8)
+    assert random.getstate() == state  # a seed uses its own generator
+    assert a.state_dict() == b.state_dict() != c.state_dict()
+    assert all(-1 <= p.data <= 1 for p in a.parameters())
+    assert all(n.b.data == 0.0 for layer in a.layers for n in layer.neurons)
+
+
+def test_a_shared_random_generator_is_advanced() -> None:
+    rng = random.Random(3)
+    assert Neuron(2, seed=rng).w[0].data != Neuron(2, seed=rng).w[0].data
+
+
+# -- against micrograd ------------------------------------------------------------
+
+
+def test_same_global_seed_gives_micrograds_weights_and_outputs_bit_for_bit() -> None:
+    mg = pytest.importorskip("micrograd.nn")
+    from micrograd.engine import Value as MgValue
+
+    random.seed(1337)
+    theirs = mg.MLP(2, [16, 16, 1])
+    random.seed(1337)
+    ours = MLP(2, [16, 16, 1])
+    assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+    rng = random.Random(5)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        p.data = q.data = rng.uniform(-1, 1)  # non-zero biases too
+    for x in _points(20):
+        assert ours(x).data == theirs([MgValue(v) for v in x]).data
+
+
+def test_gradients_match_micrograd_on_its_demo_loss() -> None:
+    mg = pytest.importorskip("micrograd.nn")
+    from micrograd.engine import Value as MgValue
+
+    X = _points(30, seed=2)
+    y = [1 if a * b > 0 else -1 for a, b in X]
+    random.seed(0)
+    theirs = mg.MLP(2, [8, 8, 1])
+    random.seed(0)
+    ours = MLP(2, [8, 8, 1])
+
+    scores = [theirs([MgValue(v) for v in x]) for x in X]
+    mloss = sum((1 + -yi * s).relu() for yi, s in zip(y, scores)) * (1.0 / len(X))
+    mloss = mloss + 1e-4 * sum(p * p for p in theirs.parameters())
+    mloss.backward()
+
+    loss = agrad.losses.hinge_loss([ours(x) for x in X], y) + agrad.losses.l2_penalty(ours.parameters(), 1e-4)
+    loss.backward()
+    assert loss.data == pytest.approx(mloss.data, rel=1e-14)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        assert p.grad == pytest.approx(q.grad, rel=1e-12, abs=1e-15)
+
+
+# -- gradients against independent oracles -------------------------------------------
+
+
+@needs_torch
+def test_mlp_forward_and_gradients_match_torch_float64() -> None:
+    import torch
+
+    model = MLP(3, [5, 4, 2], nonlin="tanh", seed=11)
+    x = [0.7, -1.3, 0.2]
+    out = model(x)
+    (out[0] * 2.0 + out[1] * -0.5).backward()
+
+    h = torch.tensor(x, dtype=torch.float64)
+    weights = []
+    for i, layer in enumerate(model.layers):
+        W = torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        weights.append((W, b))
+        h = W @ h + b
+        if i < len(model.layers) - 1:
+            h = torch.tanh(h)
+    (h[0] * 2.0 + h[1] * -0.5).backward()
+    assert [v.data for v in out] == pytest.approx(h.tolist(), rel=1e-14)
+    for layer, (W, b) in zip(model.layers, weights):
+        for n, wrow, brow in zip(layer.neurons, W.grad.tolist(), b.grad.tolist()):  # type: ignore[union-attr]
+            assert [w.grad for w in n.w] == pytest.approx(wrow, rel=1e-12, abs=1e-15)
+            assert n.b.grad == pytest.approx(brow, rel=1e-12, abs=1e-15)
+
+
+def test_gradients_match_central_differences() -> None:
+    model = MLP(2, [3, 1], nonlin="tanh", seed=4)
+    params = model.parameters()
+    x = [0.4, -0.9]
+
+    def f(*vals: float) -> float:
+        for p, v in zip(params, vals):
+            p.data = v
+        return float(model(x).data ** 2)
+
+    start = [p.data for p in params]
+    out = model(x)
+    (out * out).backward()
+    grads = [p.grad for p in params]
+    for i in range(len(params)):
+        assert grads[i] == pytest.approx(central_diff(f, start, i), rel=1e-6, abs=1e-9)
+
+
+def test_inputs_that_are_values_get_gradients() -> None:
+    n = Neuron(2, nonlin=None, seed=0)
+    x = [Value(1.0), Value(2.0)]
+    n(x).backward()
+    assert [v.grad for v in x] == [w.data for w in n.w]
+
+
+def test_zero_grad_and_no_grad() -> None:
+    model = MLP(2, [4, 1], seed=0)
+    model([1.0, 1.0]).backward()
+    assert any(p.grad != 0.0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+    with agrad.no_grad():
+        out = model([1.0, 1.0])
+    assert out._children == ()
+
+
+# -- state_dict ----------------------------------------------------------------------
+
+
+def test_state_dict_round_trip() -> None:
+    a, b = MLP(2, [4, 2], seed=1), MLP(2, [4, 2], seed=2)
+    b.load_state_dict(a.state_dict())
+    assert b.state_dict() == a.state_dict()
+    assert [v.data for v in b([0.3, 0.1])] == [v.data for v in a([0.3, 0.1])]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda s: s.pop("layers.1.neurons.0.b"), "missing key 'layers.1.neurons.0.b'"),
+        (lambda s: s.update({"layers.9.w.0": 1.0}), "unexpected key 'layers.9.w.0'"),
+        (
+            lambda s: s.update({"layers.0.neurons.2.w.1": "0.5"}),
+            r"state_dict\['layers.0.neurons.2.w.1'\] must be a real",
+        ),
+        (lambda s: s.update({"layers.0.neurons.0.b": True}), r"state_dict\['layers.0.neurons.0.b'\] must be a real"),
+        (lambda s: s.update({"layers.1.neurons.0.w.0": [1.0]}), "must be a real number, got list"),
+    ],
+)
+def test_a_bad_state_dict_names_the_key_and_changes_nothing(edit: object, message: str) -> None:
+    model = MLP(2, [4, 1], seed=3)
+    before = model.state_dict()
+    bad = {k: v + 1.0 for k, v in before.items()}  # every value differs, so any partial load would show
+    edit(bad)  # type: ignore[operator]
+    with pytest.raises(ValueError, match=message):
+        model.load_state_dict(bad)
+    assert model.state_dict() == before
+
+
+def test_a_state_dict_for_another_shape_reports_the_sizes() -> None:
+    small, big = MLP(2, [4, 1], seed=0), MLP(2, [8, 1], seed=0)
+    before = small.state_dict()
+    with pytest.raises(ValueError, match=r"unexpected keys .* \(and \d+ more\).*has 33 entries, the model 17"):
+        small.load_state_dict(big.state_dict())
+    assert small.state_dict() == before
+    with pytest.raises(TypeError, match="mapping"):
+        small.load_state_dict([1.0, 2.0])  # type: ignore[arg-type]
+
+
+def test_a_custom_module() -> None:
+    class Affine(Module):
+        def __init__(self) -> None:
+            self.a, self.b = Value(2.0), Value(1.0)
+
+        def named_parameters(self) -> list[tuple[str, Value]]:
+            return [("a", self.a), ("b", self.b)]
+
+    m = Affine()
+    assert m.state_dict() == {"a": 2.0, "b": 1.0}
+    m.load_state_dict({"a": 3, "b": 0.5})
+    assert (m.a.data, m.b.data) == (3.0, 0.5) and type(m.a.data) is float
+    assert Module().parameters() == []
