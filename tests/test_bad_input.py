@@ -118,3 +118,17 @@ def test_no_op_raises_halfway_through_a_graph() -> None:
     out.backward()
     assert math.isnan(out.data)
     assert all(isinstance(v.grad, float) for v in (z, m, big))
+
+
+def test_a_hand_built_node_with_an_unknown_op_is_named() -> None:
+    a = Value(2.0)
+    node = Value(2.0, (a,), "ReLU")  # micrograd's spelling; agrad's op is "relu"
+    with pytest.raises(ValueError, match=r"no derivative rule for op 'ReLU'.*relu"):
+        node.backward()
+
+
+def test_a_hand_built_node_with_a_non_value_child_is_named() -> None:
+    a = Value(2.0)
+    node = Value(6.0, (a, 3), "*")  # an int constant: the ops themselves store floats
+    with pytest.raises(TypeError, match=r"children must be Values or floats, got int"):
+        node.backward()
