@@ -10,6 +10,7 @@
 from agrad import datasets, losses, nn, optim
 from agrad.anomaly import detect_anomaly
 from agrad.backprop import backward, toposort
+from agrad.compile import CompiledFunction, TracingError, compile
 from agrad.explain import explain
 from agrad.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from agrad.modes import enable_grad, is_grad_enabled, no_grad
@@ -38,9 +39,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RULES",
+    "CompiledFunction",
     "GradcheckError",
+    "TracingError",
     "Value",
     "backward",
+    "compile",
     "cos",
     "datasets",
     "detect_anomaly",

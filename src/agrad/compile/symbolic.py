@@ -1,0 +1,442 @@
+"""Derivative code from the rule table: run each VJP rule once on symbols.
+
+The compiled executors never hand-write a derivative. For each op they call
+its rule from ``agrad.rules`` once, on ``Sym`` operands: ``mul_vjp(g, out, x, y)``
+returns the expressions ``g * y`` and ``g * x``. The expressions are then
+rendered as Python (one line per node) or as NumPy (one line per group of
+nodes).
+
+Some rules branch on data: relu's gradient is ``g * step(x)``, and ``step`` is
+``0.0 if x <= 0.0 else 1.0``. A comparison of symbols gives a ``Cond``; when
+Python asks for its truth, the current *path* answers, and we run the rule
+again with the other answer. The two results are joined by a ``where`` node,
+so relu's gradient becomes ``where(x <= 0.0, g * 0.0, g * 1.0)``, derived from
+the same line of the table that eager backward runs.
+
+``Sym`` subclasses ``Value`` only so that the table's ``_d(x)`` (the number
+inside a Value) hands back the symbol itself: ``Sym.data`` is the symbol.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agrad import kernels as K
+from agrad.rules import RULES
+from agrad.value import Value
+
+Expr = Any  # a Sym, a Cond or a float constant
+
+_lock = threading.Lock()
+_paths: list[_Path] = []
+
+
+class Cond:
+    """A comparison of symbols; its truth comes from the path being explored."""
+
+    __slots__ = ("args", "op")
+
+    def __init__(self, op: str, args: tuple[Expr, Expr]) -> None:
+        self.op, self.args = op, args
+
+    def __bool__(self) -> bool:
+        return _paths[-1].decide(self)
+
+    # K.sign computes (x > 0) - (x < 0) on bools: answer each, then subtract ints.
+    def __sub__(self, other: object) -> int:
+        return int(bool(self)) - int(bool(other))
+
+    def __rsub__(self, other: object) -> int:
+        return int(bool(other)) - int(bool(self))
+
+    def __add__(self, other: object) -> int:
+        return int(bool(self)) + int(bool(other))
+
+    __radd__ = __add__
+
+    def __int__(self) -> int:
+        return int(bool(self))
+
+    def __float__(self) -> float:
+        return float(bool(self))
+
+
+class _Path:
+    """The answers to a rule's branches: a fixed prefix, then True for each new question."""
+
+    def __init__(self, prefix: tuple[bool, ...]) -> None:
+        self.prefix = prefix
+        self.asked: list[Cond] = []
+
+    def decide(self, cond: Cond) -> bool:
+        i = len(self.asked)
+        self.asked.append(cond)
+        return self.prefix[i] if i < len(self.prefix) else True
+
+
+def _c(x: object) -> Expr:
+    if isinstance(x, Sym):
+        return x
+    if isinstance(x, bool | int | float):
+        return float(x)
+    return NotImplemented
+
+
+def _binop(op: str, reflected: bool = False) -> Callable[[Sym, object], Any]:
+    def fn(self: Sym, other: object) -> Any:
+        o = _c(other)
+        if o is NotImplemented:
+            return NotImplemented
+        return make(op, (o, self) if reflected else (self, o))
+
+    return fn
+
+
+def _cmp(op: str) -> Callable[[Sym, object], Any]:
+    def fn(self: Sym, other: object) -> Any:
+        o = _c(other)
+        return NotImplemented if o is NotImplemented else Cond(op, (self, o))
+
+    return fn
+
+
+def _unary(op: str) -> Callable[[Sym], Any]:
+    def fn(self: Sym) -> Any:
+        return make(op, (self,))
+
+    return fn
+
+
+class Sym(Value):
+    """An expression over named slots (``g``, ``out``, ``x0``, ...), built by running rules on it.
+
+    >>> g, x = slot("g"), slot("x0")
+    >>> to_python(g * x.cos(), {"g": "g", "x0": "x"})
+    '(g * _cos(x))'
+    """
+
+    __slots__ = ("args", "op")
+    args: tuple[Expr, ...]
+
+    def __init__(self, op: str, args: tuple[Expr, ...]) -> None:  # no Value state: a symbol has no number
+        self.op, self.args = op, args
+
+    @property
+    def data(self) -> Sym:  # type: ignore[override]
+        """The symbol itself, so rules that branch on ``_d(x)`` branch on a ``Cond``."""
+        return self
+
+    __hash__ = object.__hash__
+    __add__, __radd__ = _binop("add"), _binop("add", True)
+    __sub__, __rsub__ = _binop("sub"), _binop("sub", True)
+    __mul__, __rmul__ = _binop("mul"), _binop("mul", True)
+    __truediv__, __rtruediv__ = _binop("div"), _binop("div", True)
+    __pow__, __rpow__ = _binop("pow"), _binop("pow", True)
+    __lt__, __le__, __gt__, __ge__ = _cmp("<"), _cmp("<="), _cmp(">"), _cmp(">=")
+    __eq__, __ne__ = _cmp("=="), _cmp("!=")
+    __neg__, __abs__ = _unary("neg"), _unary("abs")
+    exp, log, sqrt, tanh, sigmoid = _unary("exp"), _unary("log"), _unary("sqrt"), _unary("tanh"), _unary("sigmoid")
+    relu, sin, cos, softplus = _unary("relu"), _unary("sin"), _unary("cos"), _unary("softplus")
+
+    def __bool__(self) -> bool:
+        raise TypeError("a symbolic number has no truth value; compare it first")
+
+    def __repr__(self) -> str:
+        return to_python(self, {})
+
+
+def slot(name: str) -> Sym:
+    """A named input of an expression: ``g``, ``out`` or an operand ``x0``, ``x1``, ...
+
+    >>> slot("x0").op, slot("x0").args
+    ('slot', ('x0',))
+    """
+    return Sym("slot", (name,))
+
+
+def make(op: str, args: tuple[Expr, ...]) -> Sym | float:
+    """``op(*args)``, dropping a multiplication by exactly 1.0 (bit-exact for every float)."""
+    if op == "mul":
+        a, b = args
+        if type(b) is float and b == 1.0:
+            return a  # type: ignore[no-any-return]
+        if type(a) is float and a == 1.0:
+            return b  # type: ignore[no-any-return]
+    return Sym(op, args)
+
+
+def _same(a: Expr, b: Expr) -> bool:
+    if type(a) is float and type(b) is float:
+        return (a == b and math.copysign(1.0, a) == math.copysign(1.0, b)) or (a != a and b != b)
+    return a is b
+
+
+def where(cond: Cond, a: Expr, b: Expr) -> Expr:
+    """``a if cond else b``; a no-op when both branches are the same expression."""
+    return a if _same(a, b) else Sym("where", (cond, a, b))
+
+
+def explore(fn: Callable[[], Sequence[Expr]]) -> tuple[Expr, ...]:
+    """Run ``fn`` on symbols along every path of its branches; join the results with ``where``.
+
+    >>> relu_grad, = explore(lambda: RULES["relu"].vjp(slot("g"), slot("out"), slot("x0")))
+    >>> to_python(relu_grad, {"g": "g", "x0": "x"})
+    '((g * 0.0) if (x <= 0.0) else g)'
+    """
+    with _lock:
+        return _explore(fn, ())
+
+
+def _explore(fn: Callable[[], Sequence[Expr]], prefix: tuple[bool, ...]) -> tuple[Expr, ...]:
+    path = _Path(prefix)
+    _paths.append(path)
+    try:
+        out = tuple(_c(x) if not isinstance(x, Sym) else x for x in fn())
+    finally:
+        _paths.pop()
+    if len(path.asked) <= len(prefix):
+        return out
+    cond = path.asked[len(prefix)]
+    yes, no = _explore(fn, (*prefix, True)), _explore(fn, (*prefix, False))
+    return tuple(where(cond, a, b) for a, b in zip(yes, no))
+
+
+_cache: dict[tuple[str, int, tuple[bool, ...]], tuple[Expr, ...]] = {}
+
+
+def vjp_exprs(op: str, arity: int, const: tuple[bool, ...] = ()) -> tuple[Expr, ...]:
+    """The gradient expression for each operand of ``op``, from ``RULES[op].vjp``.
+
+    Slots: ``g`` (incoming gradient), ``out`` (the node's value), ``x0``..``x{arity-1}``
+    (operands). ``const[i]`` marks a constant operand (a plain float child), whose
+    gradient is not needed. Cached per (op, arity, const).
+
+    >>> [to_python(e, {"g": "g", "x0": "a", "x1": "b"}) for e in vjp_exprs("*", 2)]
+    ['(g * b)', '(g * a)']
+    """
+    key = (op, arity, const)
+    hit = _cache.get(key)
+    if hit is None:
+        rule = RULES[op].vjp
+        xs = [slot(f"x{i}") for i in range(arity)]
+        hit = _cache[key] = explore(lambda: rule(slot("g"), slot("out"), *xs))
+    return hit
+
+
+# -- evaluating and folding ------------------------------------------------------
+
+_FLOAT: dict[str, Callable[..., float]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": K.div,
+    "neg": operator.neg,
+    "pow": K.pow,
+    "abs": abs,
+    "exp": K.exp,
+    "log": K.log,
+    "sqrt": K.sqrt,
+    "tanh": K.tanh,
+    "sigmoid": K.sigmoid,
+    "softplus": K.softplus,
+    "relu": K.relu,
+    "sin": K.sin,
+    "cos": K.cos,
+}
+_CMP: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def fold(e: Expr, consts: dict[str, float]) -> Expr:
+    """e with the slots in ``consts`` replaced by numbers, and constant parts computed.
+
+    >>> to_python(fold(slot("g") * slot("x1") ** (slot("x1") - 1.0), {"x1": 2.0}), {"g": "g"})
+    '(g * 2.0)'
+    """
+    if not isinstance(e, Sym):
+        return e
+    if e.op == "slot":
+        return consts.get(e.args[0], e)
+    if e.op == "where":
+        c = fold_cond(e.args[0], consts)
+        a, b = fold(e.args[1], consts), fold(e.args[2], consts)
+        if isinstance(c, bool):
+            return a if c else b
+        return where(c, a, b)
+    args = tuple(fold(a, consts) for a in e.args)
+    if all(type(a) is float for a in args):
+        return _FLOAT[e.op](*args)
+    if e.op == "pow" and type(args[1]) is float and args[1] == 1.0:
+        return args[0]  # x ** 1.0 is x exactly (C's pow), nan and signed zeros included
+    return make(e.op, args)
+
+
+def fold_cond(c: Cond, consts: dict[str, float]) -> Cond | bool:
+    """A condition with constants filled in: a bool once both sides are numbers."""
+    a, b = fold(c.args[0], consts), fold(c.args[1], consts)
+    if type(a) is float and type(b) is float:
+        return _CMP[c.op](a, b)
+    return Cond(c.op, (a, b))
+
+
+# -- rendering -------------------------------------------------------------------------
+
+
+def literal(x: float) -> str:
+    """A float as Python source that reads back bit for bit.
+
+    >>> literal(0.1), literal(-2.0), literal(float("inf")), literal(float("nan"))
+    ('0.1', '(-2.0)', '_inf', '_nan')
+    """
+    if x != x:
+        return "_nan"
+    if x in (math.inf, -math.inf):
+        return "_inf" if x > 0 else "(-_inf)"
+    r = repr(x)
+    return f"({r})" if r.startswith("-") else r
+
+
+# Python source per op: FAST raises on edge cases (1/0, math.log(0), overflow) and is
+# retried with SAFE, which calls agrad's IEEE kernels, so the fast path stays inline.
+_PY: dict[str, str] = {
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "div": "({0} / {1})",
+    "neg": "(-{0})",
+    "abs": "abs({0})",
+    "exp": "_exp({0})",
+    "log": "_log({0})",
+    "sqrt": "_sqrt({0})",
+    "tanh": "_tanh({0})",
+    "sigmoid": "_sigmoid({0})",
+    "softplus": "_softplus({0})",
+    "relu": "_relu({0})",
+    "sin": "_sin({0})",
+    "cos": "_cos({0})",
+    "min": "_min({0}, {1})",
+    "max": "_max({0}, {1})",
+    "where": "({1} if {0} else {2})",
+}
+_PY_SAFE = {**_PY, "div": "_div({0}, {1})", "pow": "_pow({0}, {1})"}
+_PY_SAFE.update({k: f"_k{k}({{0}})" for k in ("exp", "log", "sqrt", "sin", "cos")})
+
+_NP: dict[str, str] = {
+    **_PY,
+    "pow": "_np.power({0}, {1})",
+    "abs": "_np.abs({0})",
+    "exp": "_np.exp({0})",
+    "log": "_np.log({0})",
+    "sqrt": "_np.sqrt({0})",
+    "tanh": "_np.tanh({0})",
+    "sigmoid": "_npsigmoid({0})",
+    "softplus": "_npsoftplus({0})",
+    "relu": "_nprelu({0})",
+    "sin": "_np.sin({0})",
+    "cos": "_np.cos({0})",
+    "min": "_np.minimum({0}, {1})",
+    "max": "_np.maximum({0}, {1})",
+    "where": "_np.where({0}, {1}, {2})",
+}
+
+
+def _simple(s: str) -> bool:
+    return s.isidentifier() or s.replace(".", "", 1).isdigit()
+
+
+def _py_pow(a: str, b: Expr, bs: str, safe: bool) -> str:
+    # Python's float ** float turns complex for a negative base and a fractional
+    # exponent, so only an integral constant exponent may use ** (or x * x).
+    if not safe and type(b) is float and b.is_integer() and abs(b) < 2**53:
+        if b == 2.0 and _simple(a):
+            return f"({a} * {a})"
+        return f"({a} ** {bs})"
+    return f"_pow({a}, {bs})" if safe else f"_mpow({a}, {bs})"
+
+
+def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = False) -> str:
+    """e as source text, with slots replaced by ``names`` and ops from ``table``."""
+    if isinstance(e, Cond):
+        return f"({render(e.args[0], names, table, safe)} {e.op} {render(e.args[1], names, table, safe)})"
+    if not isinstance(e, Sym):
+        return literal(e)
+    if e.op == "slot":
+        return str(names.get(e.args[0], e.args[0]))
+    args = [render(a, names, table, safe) for a in e.args]
+    if e.op == "pow" and table is not _NP:
+        return _py_pow(args[0], e.args[1], args[1], safe)
+    return table[e.op].format(*args)
+
+
+def to_python(e: Expr, names: dict[str, str], safe: bool = False) -> str:
+    """Python source for e on floats; ``safe`` calls agrad's IEEE kernels where Python would raise.
+
+    >>> to_python(slot("g") / slot("x0"), {"g": "g", "x0": "y"}), to_python(slot("g") / slot("x0"), {}, safe=True)
+    ('(g / y)', '_div(g, x0)')
+    """
+    return render(e, names, _PY_SAFE if safe else _PY, safe)
+
+
+def to_numpy(e: Expr, names: dict[str, str]) -> str:
+    """NumPy source for e on arrays (``_np`` is numpy; both sides of a ``where`` are computed).
+
+    >>> to_numpy(vjp_exprs("relu", 1)[0], {"g": "G", "x0": "X"})
+    '_np.where((X <= 0.0), (G * 0.0), G)'
+    """
+    return render(e, names, _NP)
+
+
+# Forward: the op each node computes, as an expression of its operands.
+FORWARD: dict[str, str] = {
+    "+": "add",
+    "-": "sub",
+    "*": "mul",
+    "/": "div",
+    "neg": "neg",
+    "**": "pow",
+    "pow": "pow",
+    "exp": "exp",
+    "log": "log",
+    "sqrt": "sqrt",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "softplus": "softplus",
+    "relu": "relu",
+    "abs": "abs",
+    "sin": "sin",
+    "cos": "cos",
+    "min": "min",
+    "max": "max",
+}
+
+
+def forward_expr(op: str, arity: int) -> Expr:
+    """The node's value as an expression of ``x0``..: n-ary sum and dot in eager's left-to-right order.
+
+    >>> to_python(forward_expr("dot", 4), {})
+    '((x0 * x2) + (x1 * x3))'
+    """
+    xs = [slot(f"x{i}") for i in range(arity)]
+    if op == "sum":
+        terms: list[Expr] = xs
+    elif op == "dot":
+        n = arity // 2
+        terms = [Sym("mul", (xs[i], xs[n + i])) for i in range(n)]
+    else:
+        return Sym(FORWARD[op], tuple(xs))
+    if not terms:
+        return 0.0
+    acc = terms[0]
+    for t in terms[1:]:
+        acc = Sym("add", (acc, t))
+    return acc
