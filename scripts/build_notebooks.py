@@ -64,6 +64,7 @@ UNDERSTANDING_DERIVATIVES = [
     import matplotlib.pyplot as plt
     import numpy as np
 
+    %matplotlib inline
     plt.rcParams["figure.dpi"] = 80
     """),
     md(r"""
@@ -153,8 +154,10 @@ UNDERSTANDING_DERIVATIVES = [
     md(r"""
     ## 2. How small should $h$ be? Two kinds of error
 
-    The table above stopped at $h = 10^{-8}$. Smaller is not always better, because
-    two different errors pull in opposite directions.
+    The table above stopped at $h = 10^{-8}$, and its last rows already drift from
+    $3h$: at $h = 10^{-8}$ the error is $9 \times 10^{-8}$, not $3 \times 10^{-8}$.
+    Smaller is not always better, because two different errors pull in opposite
+    directions.
 
     **Truncation error** comes from the formula itself. Taylor's theorem says
 
@@ -426,6 +429,7 @@ AUTOGRAD_BY_HAND = [
     import agrad
 
     graphviz.set_jupyter_format("png")  # PNG pictures show on every code host
+    %matplotlib inline
     plt.rcParams["figure.dpi"] = 80
     """),
     md(r"""
@@ -1095,6 +1099,7 @@ BEYOND_BACKPROP = [
     import agrad
     from agrad import grad, hessian, jacfwd, jacobian, jacrev, jvp
 
+    %matplotlib inline
     plt.rcParams["figure.dpi"] = 80
     """),
     md(r"""
@@ -1425,8 +1430,8 @@ BEYOND_BACKPROP = [
     plt.show()
     """),
     md(r"""
-    Newton's method reaches the minimum in six steps (its first jump lands far
-    outside the valley, and the next one corrects it); gradient descent, after 3000
+    Newton's method reaches the minimum in six steps (its second jump lands far
+    below the valley, and the next one corrects it); gradient descent, after 3000
     steps, is still creeping along the valley floor.
 
     A Hessian also shows **which variables interact**: $H_{ij} \ne 0$ only if $x_i$

@@ -36,6 +36,17 @@ def _read(name: str) -> nbformat.NotebookNode:
     return nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
 
 
+def _pictures(nb: nbformat.NotebookNode) -> list[int]:
+    """The index of the code cell behind each PNG output, in order."""
+    return [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        for o in c.outputs
+        if "image/png" in o.get("data", {})
+    ]
+
+
 def test_learning_path_notebooks_exist() -> None:
     assert BUILT == LEARNING_PATH, f"scripts/build_notebooks.py builds {BUILT}, the learning path is {LEARNING_PATH}"
     for name in BUILT:
@@ -57,8 +68,7 @@ def test_committed_notebook_has_its_outputs(name: str) -> None:
     assert all(c.execution_count is not None for c in code_cells), f"{name}: some cells were never run"
     errors = [o for c in code_cells for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{name}: committed with an error output: {errors[0].get('ename')}"
-    pictures = [o for c in code_cells for o in c.outputs if "image/png" in o.get("data", {})]
-    assert pictures, f"{name}: no pictures in the committed outputs"
+    assert _pictures(nb), f"{name}: no pictures in the committed outputs"
 
 
 @pytest.mark.parametrize("name", BUILT)
@@ -68,3 +78,5 @@ def test_notebook_runs_top_to_bottom(name: str) -> None:
     build_notebooks.execute(nb, timeout=int(BUDGET_S))  # raises CellExecutionError on the first failing cell
     seconds = time.perf_counter() - start
     assert seconds < BUDGET_S, f"{name} took {seconds:.1f} s, over its {BUDGET_S:.0f} s budget"
+    # Every picture comes back from the same cell (none lost to a non-inline matplotlib backend, or to a missing dot).
+    assert _pictures(nb) == _pictures(_read(name))
