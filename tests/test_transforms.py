@@ -353,3 +353,41 @@ def test_jvp_dual_is_not_a_float_leak() -> None:
     seen: list[type] = []
     jvp(lambda x: seen.append(type(x)) or x, (1.0,), (1.0,))
     assert seen == [Dual]
+
+
+def test_third_order_jacobian_tensors_match_sympy() -> None:
+    def f(x: Any, y: Any, m: Any = agrad) -> Any:
+        return m.exp(x * y) * m.sin(x) + x**3 * y**2
+
+    syms = list(sympy.symbols("x y"))
+    expr, at = f(*syms, m=_SympyOps), {syms[0]: 0.4, syms[1]: -0.6}
+    want = [[[float(sympy.diff(expr, a, b, c).subs(at)) for c in syms] for b in syms] for a in syms]
+    for outer in (jacfwd, jacrev):
+        for middle in (jacfwd, jacrev):
+            for inner in (jacfwd, jacrev):
+                got = outer(middle(inner(f)))(0.4, -0.6)
+                flat = [(got[i][j][k], want[i][j][k]) for i in range(2) for j in range(2) for k in range(2)]
+                assert all(type(a) is float and _close(a, b, 1e-12) for a, b in flat), (outer, middle, inner)
+
+
+def test_nested_output_shapes_are_kept() -> None:
+    out, t = jvp(lambda x: (x, [x * x, (3.0 * x,)]), (2.0,), (1.0,))
+    assert out == (2.0, [4.0, (6.0,)]) and t == (1.0, [4.0, (3.0,)])
+    assert jacrev(lambda x, y: [[x * y], (x,)])(2.0, 3.0) == [[[3.0, 2.0]], ([1.0, 0.0],)]
+    out, back = vjp(lambda x: [x, [x * x]], 3.0)
+    assert out == [3.0, [9.0]] and back([1.0, [1.0]]) == (7.0,)
+    with pytest.raises(ValueError, match=r"a list of \(a scalar, a list of 1 scalars\)"):
+        back([1.0, 1.0])
+
+
+def test_vjp_and_jacobian_nested_in_grad_give_floats() -> None:
+    assert grad(lambda x: vjp(lambda y: x * y * y, x)[1](1.0)[0])(3.0) == 12.0  # d/dx 2x^2
+    assert grad(lambda x: jacobian(lambda a, b: [a * b * x, a + b])(x, 2.0)[0][0])(3.0) == 2.0  # d/dx bx
+
+
+def test_jacobian_of_a_function_closing_over_values_stays_differentiable() -> None:
+    w = Value(1.5)
+    h = hessian(lambda x, y: w * x * x * y)(1.0, 2.0)  # [[2wy, 2wx], [2wx, 0]]
+    assert [[v.data for v in row] for row in h] == [[6.0, 3.0], [3.0, 0.0]]
+    h[0][0].backward()  # d/dw 2wy = 2y
+    assert w.grad == 4.0

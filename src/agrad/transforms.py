@@ -1,11 +1,12 @@
 """Function transforms, as in JAX: grad, value_and_grad, jvp, vjp, jacobians, hessian, hvp.
 
 Each takes a Python function of scalars (floats, Values or forward-mode Duals
-in; a scalar, or for jvp/vjp/jacobians a sequence of scalars, out) and returns
+in; a scalar, or for jvp/vjp/jacobians nested lists of scalars, out) and returns
 a function. Called with floats, a transform gives floats; called with Values or
 Duals, as it is when nested inside another transform, it gives Values or
 Duals, so transforms compose to any order: ``grad(grad(grad(f)))``,
-``jacfwd(jacrev(f))``, ``jvp`` of ``grad``.
+``jacfwd(jacrev(f))``, ``jvp`` of ``grad``. A result that depends on Values f
+closes over (a model's parameters) is a Value too, so ``backward()`` reaches them.
 
 Reverse mode (grad, vjp, jacrev) records the graph of ``f`` and walks it back
 with the VJP rules of ``agrad.rules``, gathering the gradient of the inputs
@@ -79,18 +80,51 @@ def _scalar_out(out: object, name: str) -> Any:
     )
 
 
-def _outputs(out: object, name: str) -> tuple[list[Any], bool]:
-    """f's result as a list of scalars, and whether it was a single scalar."""
-    if _is_scalar(out):
-        return [_scalar_out(out, name)], True
-    if isinstance(out, (list, tuple)):
-        bad = [o for o in out if not _is_scalar(o)]
-        if bad:
-            raise TypeError(f"{name} needs f's outputs to be scalars, but one is {type(bad[0]).__name__}: {bad[0]!r}")
-        return [_scalar_out(o, name) for o in out], False
-    raise TypeError(
-        f"{name} needs f to return a scalar or a list/tuple of scalars, but f returned {type(out).__name__}: {out!r}"
-    )
+class _Tree:
+    """f's result, a scalar or nested lists/tuples of scalars, as a flat list plus its shape."""
+
+    def __init__(self, out: object, name: str) -> None:
+        self.leaves: list[Any] = []
+        self.shape = self._flatten(out, name)
+
+    def _flatten(self, out: object, name: str) -> Any:
+        if _is_scalar(out):
+            self.leaves.append(_scalar_out(out, name))
+            return None
+        if isinstance(out, (list, tuple)):
+            return type(out), [self._flatten(o, name) for o in out]
+        raise TypeError(
+            f"{name} needs f to return a scalar or (nested) lists/tuples of scalars, "
+            f"but f returned {type(out).__name__}: {out!r}"
+        )
+
+    def rebuild(self, leaves: Sequence[Any]) -> Any:
+        """The same shape with new leaves, in order."""
+        it = iter(leaves)
+
+        def build(shape: Any) -> Any:
+            if shape is None:
+                return next(it)
+            kind, parts = shape
+            return kind(build(p) for p in parts)
+
+        return build(self.shape)
+
+    def flatten_like(self, ct: object, what: str) -> list[Any]:
+        """ct, which must have this tree's shape, as a flat list."""
+        other = _Tree(ct, what)
+        if other.shape != self.shape:
+            raise ValueError(f"{what} must be {_describe(self.shape)}, like f's output; got {ct!r}")
+        return other.leaves
+
+
+def _describe(shape: Any) -> str:
+    if shape is None:
+        return "a scalar"
+    kind, parts = shape
+    if all(p is None for p in parts):
+        return f"a {kind.__name__} of {len(parts)} scalars"
+    return f"a {kind.__name__} of ({', '.join(_describe(p) for p in parts)})"
 
 
 # -- reverse mode ---------------------------------------------------------------
@@ -112,9 +146,10 @@ def _order(roots: list[Value]) -> list[Value]:
 class _Leaf(Value):
     """A transform's own input leaf: what reverse mode differentiates with respect to.
 
-    While its transform runs, the leaf is ``active``: a transform nested inside
-    must treat it as a variable that its result depends on. Once the transform
-    has returned, the leaf is a constant like any float.
+    While f runs on it, the leaf is ``active``: a transform nested inside f must
+    treat it as a variable that its result depends on. Once f has returned, only
+    this transform's own walk differentiates with respect to it; to any other,
+    it is a constant like any float.
     """
 
     __slots__ = ("active",)
@@ -206,13 +241,17 @@ class _Traced:
     """f run on fresh leaves for the arguments in argnums, ready to be pulled back."""
 
     def __init__(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
-        with enable_grad():  # as torch.func.grad: an outer no_grad() does not stop a transform
-            self._trace(f, args, argnums, name)
+        self.leaves: list[_Leaf] = []
+        try:
+            with enable_grad():  # as torch.func.grad: an outer no_grad() does not stop a transform
+                self._trace(f, args, argnums, name)
+        finally:
+            for leaf in self.leaves:
+                leaf.active = False
 
     def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
         nums = _argnums(argnums, len(args), name)
         call = list(args)
-        self.leaves: list[_Leaf] = []
         for i in nums:
             x = _scalar_arg(args[i], f"{name}: argument {i}")
             if type(x) is float:
@@ -234,11 +273,6 @@ class _Traced:
     def value(self, out: Any, keep: bool) -> Any:
         return out if keep else _plain(out)
 
-    def close(self) -> None:
-        """The transform has returned: its leaves are constants from now on."""
-        for leaf in self.leaves:
-            leaf.active = False
-
 
 def value_and_grad(f: Fn, argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
     """``(f(*args), df/dargs[argnums])`` by reverse mode; a tuple of gradients if argnums is.
@@ -250,11 +284,8 @@ def value_and_grad(f: Fn, argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]
 
     def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
         t = _Traced(f, args, argnums, "grad")
-        try:
-            out = _scalar_out(t.out, "grad")
-            grads, keep = t.pullback([out], [1.0])
-        finally:
-            t.close()
+        out = _scalar_out(t.out, "grad")
+        grads, keep = t.pullback([out], [1.0])
         return t.value(out, keep), (grads[0] if isinstance(argnums, int) else tuple(grads))
 
     return value_and_grad_f
@@ -292,24 +323,22 @@ def vjp(f: Fn, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     t = _Traced(f, primals, tuple(range(len(primals))), "vjp") if primals else None
     if t is None:
         raise ValueError("vjp needs at least one primal to differentiate with respect to")
-    ys, single = _outputs(t.out, "vjp")
+    tree = _Tree(t.out, "vjp")
+    ys = tree.leaves
     keep = t.pullback(ys, [1.0] * len(ys))[1]  # one walk, only to learn if the outputs stay Values
 
     def vjp_fn(ct: Any) -> tuple[Any, ...]:
-        cts = [ct] if single else ct
-        if not isinstance(cts, (list, tuple)) or len(cts) != len(ys):
-            raise ValueError(f"vjp_fn needs {'a scalar' if single else f'a list of {len(ys)} scalars'}, got {ct!r}")
+        cts = tree.flatten_like(ct, "vjp_fn's cotangent")
         grads, _ = t.pullback(ys, [_scalar_arg(c, "vjp_fn: a cotangent") for c in cts])
         return tuple(grads)
 
-    values = [t.value(y, keep) for y in ys]
-    return (values[0] if single else type(t.out)(values)), vjp_fn
+    return tree.rebuild([t.value(y, keep) for y in ys]), vjp_fn
 
 
 def jvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """``(f(*primals), J(f) @ tangents)`` by forward mode: one pass, values and tangents side by side.
 
-    f may return a scalar or a list of scalars; the tangent out has the same shape.
+    f may return a scalar or (nested) lists of scalars; the tangent out has the same shape.
 
     >>> import agrad
     >>> jvp(agrad.sin, (0.0,), (2.0,))
@@ -317,6 +346,12 @@ def jvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, An
     >>> jvp(lambda x, y: [x * y, x - y], (3.0, 4.0), (1.0, 0.0))
     ([12.0, -1.0], [4.0, 1.0])
     """
+    tree, ps, ts = _push(f, primals, tangents)
+    return tree.rebuild(ps), tree.rebuild(ts)
+
+
+def _push(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[_Tree, list[Any], list[Any]]:
+    """Run f on Duals of a new tag; its output's shape, and the values and tangents of its scalars."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(
             f"jvp needs primals and tangents as tuples or lists, got {type(primals).__name__} "
@@ -330,19 +365,20 @@ def jvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, An
         for i, (p, t) in enumerate(zip(primals, tangents))
     ]
     with enable_grad():  # Values inside f (an outer reverse mode's) must still record their graph
-        ys, single = _outputs(f(*xs), "jvp")
-    ps, ts = _split(ys, tag)
-    return (ps[0], ts[0]) if single else (ps, ts)
+        tree = _Tree(f(*xs), "jvp")
+    ps, ts = _split(tree.leaves, tag)
+    return tree, ps, ts
 
 
 # -- Jacobians --------------------------------------------------------------------
 
 
-def _shape(rows: list[list[Any]], single_out: bool, argnums: object) -> Any:
-    """JAX's shapes for scalar arguments: drop the output axis for a scalar f, the input axis for int argnums."""
-    if isinstance(argnums, int):
-        rows = [r[0] for r in rows]
-    return rows[0] if single_out else rows
+def _shape(rows: list[list[Any]], tree: _Tree, argnums: object) -> Any:
+    """JAX's shapes for scalar arguments: f's output shape, each scalar replaced by its row.
+
+    An int argnums drops the input axis, so each row is a single number.
+    """
+    return tree.rebuild([r[0] for r in rows] if isinstance(argnums, int) else rows)
 
 
 def _nums(argnums: ArgNums | None, args: tuple[Any, ...]) -> ArgNums:
@@ -362,12 +398,10 @@ def jacrev(f: Fn, argnums: ArgNums | None = None) -> Fn:
     def jacrev_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
         t = _Traced(f, args, nums, "jacrev")
-        try:
-            ys, single = _outputs(t.out, "jacrev")
-            rows = [t.pullback(ys, [1.0 if j == i else 0.0 for j in range(len(ys))])[0] for i in range(len(ys))]
-        finally:
-            t.close()
-        return _shape(rows, single, nums)
+        tree = _Tree(t.out, "jacrev")
+        ys = tree.leaves
+        rows = [t.pullback(ys, [1.0 if j == i else 0.0 for j in range(len(ys))])[0] for i in range(len(ys))]
+        return _shape(rows, tree, nums)
 
     return jacrev_f
 
@@ -382,15 +416,12 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
     def jacfwd_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
         cols = _argnums(nums, len(args), "jacfwd")
-        single = True
         columns = []
         for j in cols:
-            tangents = [1.0 if k == j else 0.0 for k in range(len(args))]
-            _, out = jvp(_freeze(f, args, cols), [args[k] for k in cols], [tangents[k] for k in cols])
-            single = not isinstance(out, list)
-            columns.append([out] if single else out)
+            tree, _, ts = _push(_freeze(f, args, cols), [args[k] for k in cols], [float(k == j) for k in cols])
+            columns.append(ts)
         rows = [list(r) for r in zip(*columns)]
-        return _shape(rows, single, nums)
+        return _shape(rows, tree, nums)
 
     return jacfwd_f
 
@@ -421,7 +452,7 @@ def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
     def jacobian_f(*args: Any) -> Any:
         n = len(_argnums(_nums(argnums, args), len(args), "jacobian"))
         with enable_grad():
-            m = len(_outputs(f(*args), "jacobian")[0]) if n > 1 else 1
+            m = len(_Tree(f(*args), "jacobian").leaves) if n > 1 else 1
         return (jacfwd if n <= m else jacrev)(f, argnums)(*args)
 
     return jacobian_f
