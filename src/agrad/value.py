@@ -167,6 +167,7 @@ class Value:
         return self
 
     def __abs__(self) -> Value:
+        """|self|; abs'(0) = 0, as in PyTorch."""
         return Value(abs(self.data), (self,), "abs")
 
     # -- comparisons read .data and return bool; == stays identity ------------
