@@ -516,3 +516,19 @@ def test_children_are_ordered_and_prev_is_the_set_of_child_values() -> None:
     assert (3 - a)._children == (3.0, a) and (3 - a)._prev == {a}
     assert a._prev == set() and a._op == "" and a._children == ()
     assert [n._op for n in agrad.toposort(((a * b) + a).tanh())] == ["", "", "*", "+", "tanh"]
+
+
+def test_nodes_have_slots_and_no_closure() -> None:
+    a = Value(1.0)
+    y = a * 2
+    assert not hasattr(y, "__dict__") and not hasattr(y, "_backward")
+    with pytest.raises(AttributeError):
+        y.gradd = 1.0  # type: ignore[attr-defined]  # a typo cannot silently add a field
+
+
+def test_builtin_sum_starts_from_int_zero_and_still_works() -> None:
+    xs = [Value(1.5), Value(-0.5), Value(2.0)]
+    out = sum(xs)  # 0 + x1 + ...: the int 0 goes through __radd__ and costs no node
+    assert isinstance(out, Value) and out.data == 3.0
+    out.backward()
+    assert [x.grad for x in xs] == [1.0, 1.0, 1.0]
