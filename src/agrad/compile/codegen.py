@@ -129,6 +129,25 @@ def needed(g: Graph) -> list[bool]:
     return [a and b for a, b in zip(dep, live)]
 
 
+def _nary(i: int, op: str, kids: tuple[int | float, ...], chunk: int = 32) -> list[str]:
+    """A sum or dot as ``v = t0 + t1 + ...``, in chunks: Python's parser caps nesting and
+    recursion, and ``v = v + t32 + ...`` keeps eager's left-to-right order of additions."""
+
+    def name(k: int | float) -> str:
+        return f"v{k}" if type(k) is int else literal(k)
+
+    if op == "sum":
+        terms = [name(k) for k in kids]
+    else:
+        n = len(kids) // 2
+        terms = [f"({name(kids[j])} * {name(kids[n + j])})" for j in range(n)]
+    lines = []
+    for start in range(0, len(terms), chunk):
+        head = [f"v{i}"] if start else []
+        lines.append(f"    v{i} = " + " + ".join(head + terms[start : start + chunk]))
+    return lines
+
+
 def source(g: Graph, safe: bool = False) -> str:
     """The Python source of ``_run(a, c) -> (outputs, gradients)`` for graph g.
 
@@ -153,7 +172,9 @@ def source(g: Graph, safe: bool = False) -> str:
         lines.append("    " + "".join(f"v{i}, " for i in g.captured_nodes).rstrip() + " = c")
     ops, kids = g.ops, g.kids
     for i, op in enumerate(ops):
-        if op:
+        if op in ("sum", "dot"):
+            lines.extend(_nary(i, op, kids[i]))
+        elif op:
             names = {f"x{j}": f"v{k}" for j, k in enumerate(kids[i]) if type(k) is int}
             lines.append(f"    v{i} = " + t.forward(op, kids[i]).format(**names))
     need = needed(g) if type(g.root) is int else [False] * len(g)

@@ -383,7 +383,7 @@ class LevelProgram:
             e.ns["_fit"] = _fit
         e.add_rows(store, targets, f"H.reshape({k * m}, -1)", width)
 
-    def __call__(self, a: list[Any], c: list[float], batch: int) -> tuple[list[Any], list[Any]]:
+    def __call__(self, a: list[Any], c: list[float], batch: int = 1) -> tuple[list[Any], list[Any]]:
         np = numpy()
         with np.errstate(all="ignore"):  # inf and nan flow on, as in eager agrad
             return self._run(a, c, batch)

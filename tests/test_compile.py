@@ -1,0 +1,344 @@
+"""agrad.compile against eager agrad (within 1e-12), central differences and PyTorch.
+
+Every random graph runs three ways: eager Values with backward(), the
+generated Python executor, and the level-scheduled NumPy executor (on floats
+and on a batch, sample by sample).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import agrad
+from agrad import Value
+from agrad.compile.symbolic import FORWARD
+from tests.conftest import needs_torch
+from tests.oracles import central_diff
+
+TOL = 1e-12
+
+
+def close(a: float, b: float, tol: float = TOL) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+# -- random programs over every op ------------------------------------------------------
+# Each step reads earlier nodes and keeps magnitudes bounded, so no seed overflows.
+
+STEPS: dict[str, Callable[..., Any]] = {
+    "+": lambda a, b: (a + b) * 0.5,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: agrad.tanh(a) * b,
+    "/": lambda a, b: a / (1.0 + b * b),
+    "neg": lambda a, b: -a,
+    "**": lambda a, b: agrad.tanh(a) ** 3,
+    "pow": lambda a, b: (1.5 + agrad.sin(a)) ** agrad.cos(b),
+    "exp": lambda a, b: agrad.exp(agrad.tanh(a)),
+    "log": lambda a, b: agrad.log(1.0 + a * a),
+    "sqrt": lambda a, b: agrad.sqrt(a * a + 0.1),
+    "tanh": lambda a, b: agrad.tanh(a),
+    "sigmoid": lambda a, b: agrad.sigmoid(a),
+    "softplus": lambda a, b: agrad.softplus(a),
+    "relu": lambda a, b: agrad.relu(a),
+    "abs": lambda a, b: abs(a),
+    "sin": lambda a, b: agrad.sin(a),
+    "cos": lambda a, b: agrad.cos(a),
+    "min": lambda a, b: agrad.minimum(a, b),
+    "max": lambda a, b: agrad.maximum(a, b),
+}
+SMOOTH = [op for op in STEPS if op not in ("relu", "abs", "min", "max")]
+
+
+def program(seed: int, n_in: int, n_ops: int, ops: list[str]) -> Callable[..., Any]:
+    """A random scalar function of n_in arguments, the same graph for every input."""
+    rng = random.Random(seed)
+    recipe = []
+    for _ in range(n_ops):
+        r = rng.random()
+        kind = "sum" if r < 0.08 else "dot" if r < 0.16 else rng.choice(ops)
+        recipe.append((kind, [rng.randrange(10**6) for _ in range(4)]))
+
+    def f(*xs: Any) -> Any:
+        nodes = list(xs)
+        for kind, picks in recipe:
+            pick = [nodes[p % len(nodes)] for p in picks]
+            if kind == "sum":
+                nodes.append(agrad.sum([*pick[:3], 0.25]) * 0.5)
+            elif kind == "dot":
+                nodes.append(agrad.dot(pick[:2], [pick[2], 0.5]))
+            else:
+                nodes.append(STEPS[kind](pick[0], pick[1]))
+        return agrad.sum(nodes[-4:])
+
+    return f
+
+
+def eager(f: Callable[..., Any], xs: list[float]) -> tuple[float, list[float]]:
+    vs = [Value(x) for x in xs]
+    out = f(*vs)
+    out.backward()
+    return out.data, [v.grad for v in vs]
+
+
+def inputs(seed: int, n: int) -> list[float]:
+    rng = random.Random(seed + 1000)
+    return [rng.uniform(-2.0, 2.0) for _ in range(n)]
+
+
+def test_every_op_has_forward_code() -> None:
+    assert set(agrad.RULES) == set(FORWARD) | {"sum", "dot"}
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("executor", ["python", "numpy"])
+def test_random_graph_floats_match_eager(seed: int, executor: str) -> None:
+    f = program(seed, 4, 60, list(STEPS))
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2, 3)), executor=executor)
+    for k in range(3):  # one trace, several inputs: nothing of the first input is baked in
+        xs = inputs(seed * 10 + k, 4)
+        value, grads = vg(*xs)
+        ev, eg = eager(f, xs)
+        assert type(value) is float and close(value, ev)
+        assert all(type(g) is float and close(g, e) for g, e in zip(grads, eg)), (grads, eg)
+    assert len(vg.traces) == 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_graph_batch_matches_eager_per_sample(seed: int) -> None:
+    f = program(seed, 3, 50, list(STEPS))
+    xs = np.array([inputs(seed * 7 + b, 3) for b in range(9)])  # 9 samples of 3 inputs
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2)))
+    value, grads = vg(xs[:, 0], xs[:, 1], xs[:, 2])
+    assert value.shape == (9,) and all(g.shape == (9,) for g in grads)
+    for b in range(9):
+        ev, eg = eager(f, list(xs[b]))
+        assert close(float(value[b]), ev)
+        assert all(close(float(g[b]), e) for g, e in zip(grads, eg))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_smooth_graph_gradients_match_central_differences(seed: int) -> None:
+    f = program(seed, 3, 40, SMOOTH)
+    xs = inputs(seed, 3)
+    plain = agrad.compile(f)
+    _, grads = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2)))(*xs)
+    for i in range(3):
+        assert math.isclose(grads[i], central_diff(plain, xs, i), rel_tol=1e-6, abs_tol=1e-7)
+
+
+# -- the MLP of micrograd's demo --------------------------------------------------------
+
+
+def moons(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    X, y = agrad.datasets.make_moons(n, noise=0.1, seed=1)
+    return np.array(X, dtype=float), np.array([2.0 * t - 1.0 for t in y])
+
+
+def hinge_step(model: agrad.nn.MLP, alpha: float) -> Callable[..., Any]:
+    params = model.parameters()
+
+    def loss(x0: Any, x1: Any, y: Any) -> Any:  # one sample; compile runs it over the batch
+        return agrad.relu(1.0 - y * model([x0, x1])) + alpha * agrad.dot(params, params)
+
+    return loss
+
+
+@pytest.mark.parametrize("executor", ["numpy", "python"])
+def test_mlp_step_matches_eager(executor: str) -> None:
+    model = agrad.nn.MLP(2, [16, 16, 1], seed=3)
+    X, Y = moons()
+    loss = hinge_step(model, 1e-4)
+    params = model.parameters()
+    # eager: the mean over the batch, one graph
+    total = agrad.losses.hinge_loss([model(list(x)) for x in X], list(Y)) + 1e-4 * agrad.dot(params, params)
+    total.backward()
+    want = [p.grad for p in params]
+    model.zero_grad()
+    if executor == "numpy":
+        step = agrad.compile(loss, params=params, reduce="mean")
+        got_loss = step(X[:, 0], X[:, 1], Y)
+    else:  # floats: one compiled call per sample, gradients accumulate in .grad
+        step = agrad.compile(loss, params=params, executor="python")
+        got_loss = sum(step(float(a), float(b), float(c)) for (a, b), c in zip(X, Y)) / len(Y)
+        for p in params:
+            p.grad /= len(Y)
+    assert close(got_loss, total.data)
+    assert all(close(p.grad, w) for p, w in zip(params, want))
+
+
+def test_mlp_training_sees_updated_parameters() -> None:
+    model = agrad.nn.MLP(2, [8, 1], seed=0)
+    X, Y = moons(20)
+    step = agrad.compile(hinge_step(model, 1e-4), params=model.parameters(), reduce="mean")
+    losses = []
+    for _ in range(30):
+        model.zero_grad()
+        losses.append(step(X[:, 0], X[:, 1], Y))
+        for p in model.parameters():
+            p.data -= 0.05 * p.grad
+    assert len(step.traces) == 1 and losses[-1] < losses[0]
+    params = model.parameters()
+    eager_loss = agrad.losses.hinge_loss([model(list(x)) for x in X], list(Y)) + 1e-4 * agrad.dot(params, params)
+    assert close(step(X[:, 0], X[:, 1], Y), eager_loss.data)
+
+
+@needs_torch
+def test_mlp_gradients_match_torch() -> None:
+    import torch
+
+    model = agrad.nn.MLP(2, [16, 16, 1], seed=5)
+    X, Y = moons()
+    step = agrad.compile(hinge_step(model, 1e-4), params=model.parameters(), reduce="mean")
+    loss = step(X[:, 0], X[:, 1], Y)
+    layers = []
+    for layer in model.layers:
+        W = torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        layers.append((W, b))
+    h = torch.tensor(X)
+    for i, (W, b) in enumerate(layers):
+        h = h @ W.T + b
+        h = torch.relu(h) if i < len(layers) - 1 else h
+    reg = sum((W * W).sum() + (b * b).sum() for W, b in layers)
+    t_loss = torch.relu(1 - torch.tensor(Y) * h[:, 0]).mean() + 1e-4 * reg
+    t_loss.backward()
+    assert math.isclose(loss, t_loss.item(), rel_tol=1e-12)
+    for layer, (W, b) in zip(model.layers, layers):
+        for j, n in enumerate(layer.neurons):
+            assert all(
+                math.isclose(w.grad, W.grad[j, i].item(), rel_tol=1e-9, abs_tol=1e-15) for i, w in enumerate(n.w)
+            )
+            assert math.isclose(n.b.grad, b.grad[j].item(), rel_tol=1e-9, abs_tol=1e-15)
+
+
+# -- transforms, batches, reductions ----------------------------------------------------
+
+
+def test_grad_and_argnums_forms() -> None:
+    f = lambda x, y: x * agrad.sin(y) + y  # noqa: E731
+    assert agrad.compile(agrad.grad(f))(2.0, 0.5) == pytest.approx(math.sin(0.5), abs=0)
+    gx, gy = agrad.compile(agrad.grad(f, argnums=(0, 1)))(2.0, 0.5)
+    assert close(gx, math.sin(0.5)) and close(gy, 2.0 * math.cos(0.5) + 1.0)
+    value, g = agrad.compile(agrad.value_and_grad(f, argnums=1))(2.0, 0.5)
+    assert close(value, 2.0 * math.sin(0.5) + 0.5) and close(g, 2.0 * math.cos(0.5) + 1.0)
+
+
+def test_list_arguments_give_list_gradients() -> None:
+    def f(ws: list[Any], x: Any) -> Any:
+        return agrad.dot(ws, [x, x * x, 1.0])
+
+    value, grads = agrad.compile(agrad.value_and_grad(f))([1.0, 2.0, 3.0], 2.0)
+    assert value == 1.0 * 2 + 2.0 * 4 + 3.0 and grads == [2.0, 4.0, 1.0]
+
+
+def test_reduce_sum_and_mean_and_per_sample() -> None:
+    f = lambda w, x: agrad.tanh(w * x)  # noqa: E731
+    x = np.linspace(-1.0, 1.0, 5)
+    per_v, per_g = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)))(0.7, x)
+    want_g = [(1 - math.tanh(0.7 * t) ** 2) * t for t in x]
+    assert per_g[0].shape == (5,) and all(close(a, b) for a, b in zip(per_g[0], want_g))
+    s_v, (s_w, s_x) = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)), reduce="sum")(0.7, x)
+    assert close(s_v, float(np.sum(per_v))) and close(s_w, sum(want_g)) and np.allclose(s_x, per_g[1], rtol=0, atol=0)
+    m_v, (m_w, m_x) = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)), reduce="mean")(0.7, x)
+    assert close(m_v, float(np.mean(per_v))) and close(m_w, sum(want_g) / 5)
+    assert all(close(a, b / 5) for a, b in zip(m_x, per_g[1]))
+
+
+def test_broadcast_shapes_and_gradient_shapes() -> None:
+    f = lambda a, b: a * b + a  # noqa: E731
+    a, b = np.arange(3.0).reshape(3, 1), np.arange(4.0).reshape(1, 4)
+    out, (ga, gb) = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)), reduce="sum")(a, b)
+    assert close(out, float(np.sum(a * b + a)))
+    assert ga.shape == (3, 1) and np.array_equal(ga, np.full((3, 1), b.sum() + 4))
+    assert gb.shape == (1, 4) and np.array_equal(gb, np.full((1, 4), a.sum()))
+    assert agrad.compile(f)(a, b).shape == (3, 4)
+
+
+def test_outputs_keep_their_structure() -> None:
+    f = agrad.compile(lambda x, y: [x + y, (x * y, 3.0)])
+    assert f(2.0, 5.0) == [7.0, (10.0, 3.0)]
+    out = f(np.array([1.0, 2.0]), 5.0)
+    assert out[0].tolist() == [6.0, 7.0] and out[1][1].tolist() == [3.0, 3.0]
+
+
+def test_captured_values_are_read_live() -> None:
+    w = Value(2.0)
+    f = agrad.compile(lambda x: w * x)
+    assert f(3.0) == 6.0
+    w.data = 5.0
+    assert f(3.0) == 15.0
+
+
+@pytest.mark.parametrize("executor", ["python", "numpy"])
+def test_ieee_edges_match_eager(executor: str) -> None:
+    def f(x: Any, y: Any) -> Any:
+        return agrad.log(x) + 1.0 / x + agrad.exp(y) + agrad.sqrt(x - 1.0) + x**-1.0
+
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)), executor=executor)
+    for xs in ([0.0, 1000.0], [2.0, 0.5], [-1.0, -1000.0]):
+        value, grads = vg(*xs)
+        ev, eg = eager(f, xs)
+        assert close(value, ev) and all(close(g, e) for g, e in zip(grads, eg)), (xs, value, grads, ev, eg)
+
+
+# -- tracing rules and bad input -------------------------------------------------------
+
+
+def test_reading_placeholder_data_raises() -> None:
+    with pytest.raises(agrad.TracingError, match="placeholder 'x'"):
+        agrad.compile(lambda x: x * 2 if x.data > 0 else x)(1.0)
+    with pytest.raises(agrad.TracingError):
+        agrad.compile(lambda x: x if x > 0 else -x)(1.0)
+    with pytest.raises(agrad.TracingError):
+        agrad.compile(lambda x: float(x) * x)(1.0)
+
+
+def test_data_dependent_rule_inside_nested_backward_raises() -> None:
+    with pytest.raises(agrad.TracingError, match="value_and_grad"):
+        agrad.compile(lambda x: agrad.grad(agrad.relu)(x) * x)(1.0)
+    # a smooth rule is traced through a nested transform fine
+    d2 = agrad.compile(lambda x: agrad.grad(agrad.sin)(x))
+    assert close(d2(0.3), math.cos(0.3)) and close(d2(1.3), math.cos(1.3))
+
+
+def test_unbroadcastable_shapes_name_the_arguments() -> None:
+    f = agrad.compile(lambda a, b: a * b)
+    with pytest.raises(ValueError, match=r"a \(3,\), b \(4,\)"):
+        f(np.zeros(3), np.zeros(4))
+
+
+def test_new_argument_count_retraces_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    f = agrad.compile(lambda *xs: agrad.sum(xs))
+    assert f(1.0, 2.0) == 3.0
+    with caplog.at_level(logging.DEBUG, logger="agrad.compile"):
+        assert f(1.0, 2.0, 3.0) == 6.0
+    assert "retracing" in caplog.text and "3 arguments instead of 2" in caplog.text
+    assert len(f.traces) == 2
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, Value(1.0), np.array(["a"]), 1j])
+def test_non_numeric_inputs_raise_type_error(bad: Any) -> None:
+    with pytest.raises(TypeError, match=r"agrad\.compile: x"):
+        agrad.compile(lambda x: x * 2)(bad)
+
+
+def test_bad_options() -> None:
+    with pytest.raises(ValueError, match="executor"):
+        agrad.compile(lambda x: x, executor="gpu")
+    with pytest.raises(ValueError, match="reduce"):
+        agrad.compile(lambda x: x, reduce="max")
+    with pytest.raises(TypeError, match="function"):
+        agrad.compile(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="executor='python'"):
+        agrad.compile(lambda x: x * 2, executor="python")(np.ones(2))
