@@ -1085,6 +1085,7 @@ BEYOND_BACKPROP = [
     3. A Jacobian, and what it means as a picture.
     4. A Hessian, and what it buys: Newton's method.
     5. `agrad.gradcheck`: how to check a gradient you do not trust.
+    6. `agrad.compile`: trace once, then run generated code, measured.
     """),
     code(r"""
     import functools
@@ -1521,7 +1522,163 @@ BEYOND_GRADCHECK = [
     """),
 ]
 
-BEYOND = BEYOND_BACKPROP + BEYOND_GRADCHECK
+BEYOND_COMPILE = [
+    md(r"""
+    ## 6. Faster: `agrad.compile`
+
+    Eager agrad does a lot of work on every call: it creates a Python object for
+    every operation, sorts the graph, and looks up one rule per node on the way
+    back. Yet for a given function the graph is the same on every call; only the
+    numbers change. `agrad.compile(f)`, like `jax.jit`, runs `f` **once** on
+    placeholders to record the graph, then generates straight-line code for it:
+    the forward pass and, derived from the same rule table, the backward pass.
+    Later calls just run that code. Given NumPy arrays, the compiled function runs
+    the same scalar program on every element at once (like `jax.vmap`).
+
+    First, the gradient of our 128-input function from section 2:
+    """),
+    code(r'''
+    def timed(fn, *args, repeats=7):
+        """(min, median) of a few runs of fn(*args), in milliseconds."""
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(*args)
+            times.append(1000 * (time.perf_counter() - start))
+        return min(times), float(np.median(times))
+
+
+    xs = [0.1 * i for i in range(128)]
+    eager_grad = grad(many_to_one, argnums=tuple(range(128)))
+    compiled_grad = agrad.compile(eager_grad)
+
+    start = time.perf_counter()
+    first = compiled_grad(*xs)  # the first call traces and generates the code
+    print(f"first call (trace and code generation): {1000 * (time.perf_counter() - start):.1f} ms")
+    print("same gradient as eager mode:", first == eager_grad(*xs))
+
+    results = {}
+    results["gradient, 128 inputs"] = (timed(eager_grad, *xs), timed(compiled_grad, *xs))
+    (e_min, e_med), (c_min, c_med) = results["gradient, 128 inputs"]
+    print(f"eager    {e_min:7.3f} ms (median {e_med:.3f})")
+    print(f"compiled {c_min:7.3f} ms (median {c_med:.3f})   {e_min / c_min:.1f}x faster")
+    '''),
+    md(r"""
+    The bigger win is a training step. In eager mode, one step of the two-moons
+    network from [AutoGrad.ipynb](AutoGrad.ipynb) builds 100 separate graphs, one
+    per point. Compiled, we write the loss for **one** point (the cross-entropy
+    $\text{softplus}(z) - t z$, the numerically safe form of the formula there),
+    pass the whole data set as NumPy arrays, and ask for the mean over the batch;
+    `params=` says which Values are the model's parameters, whose `.grad` each call
+    fills in, exactly as `loss.backward()` would.
+    """),
+    code(r'''
+    from agrad.datasets import make_moons
+    from agrad.losses import binary_cross_entropy_with_logits
+    from agrad.nn import MLP
+
+    X, y = make_moons(100, noise=0.1, seed=1)
+    model = MLP(2, [16, 16, 1], seed=0)
+
+
+    def eager_step():
+        """Loss and gradients for the whole data set, one graph per point."""
+        loss = binary_cross_entropy_with_logits([model(x) for x in X], y)
+        model.zero_grad()
+        loss.backward()
+        return loss.data
+
+
+    def point_loss(x1, x2, t):
+        """The cross-entropy for one point, written for scalars."""
+        z = model([x1, x2])
+        return agrad.softplus(z) - t * z
+
+
+    batch_loss = agrad.compile(point_loss, params=model.parameters(), reduce="mean")
+    X1, X2, Y = (np.array(column, dtype=float) for column in (*zip(*X), y))
+
+
+    def compiled_step():
+        """The same loss and gradients, every point at once."""
+        model.zero_grad()
+        return batch_loss(X1, X2, Y)
+
+
+    eager_loss = eager_step()
+    eager_grads = [p.grad for p in model.parameters()]
+    compiled_loss = compiled_step()
+    compiled_grads = [p.grad for p in model.parameters()]
+    print(f"loss: eager {eager_loss!r}, compiled {compiled_loss!r}")
+    print(f"largest gradient difference over {len(eager_grads)} parameters: "
+          f"{max(abs(a - b) for a, b in zip(eager_grads, compiled_grads)):.1e}")
+
+    results["training step, MLP on 100 points"] = (timed(eager_step), timed(compiled_step))
+    (e_min, e_med), (c_min, c_med) = results["training step, MLP on 100 points"]
+    print(f"eager    {e_min:7.3f} ms (median {e_med:.3f})")
+    print(f"compiled {c_min:7.3f} ms (median {c_med:.3f})   {e_min / c_min:.0f}x faster")
+    '''),
+    code(r"""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    names = list(results)
+    rows = np.arange(len(names))
+    eager_ms = [results[n][0][0] for n in names]
+    compiled_ms = [results[n][1][0] for n in names]
+    ax.barh(rows + 0.2, eager_ms, height=0.4, label="eager")
+    ax.barh(rows - 0.2, compiled_ms, height=0.4, label="agrad.compile")
+    for row, e, c in zip(rows, eager_ms, compiled_ms):
+        ax.text(c * 1.15, row - 0.2, f"{e / c:.0f}x faster", va="center", fontsize=9)
+    ax.set_yticks(rows, names)
+    ax.set_xscale("log")
+    ax.set_title("Time per call, fastest of 7 runs (lower is better)")
+    ax.set_xlabel("milliseconds (log scale)")
+    ax.set_ylabel("task")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    plt.show()
+    """),
+    md(r"""
+    (The numbers are measured when the notebook runs, so they vary from machine to
+    machine; the repository's `benchmarks/` scripts measure speed properly, against
+    micrograd and PyTorch.)
+
+    The catch is the same as for `jax.jit`: the trace records one graph. Python
+    control flow that looks at `.data` (an `if x > 0:` on an argument) cannot be
+    traced, and agrad refuses it with a clear `agrad.TracingError` rather than
+    silently freezing one branch. Ops whose derivative depends on the data, such
+    as `relu`, `abs`, `min` and `max`, are fine: their gradient code is derived
+    with both branches.
+    """),
+    code(r"""
+    def branchy(x):
+        return 2 * x if x > 0 else -x  # a Python decision on the number inside x
+
+
+    try:
+        agrad.compile(branchy)(1.0)
+    except agrad.TracingError as error:
+        print("TracingError:", error)
+
+    smooth = agrad.compile(grad(lambda x: agrad.relu(x) * 3 - x))  # the same kind of kink, with an agrad op
+    print("relu inside compile, gradient at -1 and at 1:", smooth(-1.0), smooth(1.0))
+    """),
+    md(r"""
+    ## Summary
+
+    * A gradient is a function; `grad` composes to any order because every rule is
+      written with the engine's own operations.
+    * Forward mode pushes tangents (one pass per input); reverse mode pulls
+      gradients back (one pass per output). Deep learning's losses have one output,
+      so it uses reverse mode: backpropagation.
+    * The Jacobian is the best local linear map; the Hessian, its curvature, which
+      Newton's method uses to take far better steps.
+    * `gradcheck` compares all of them with central differences, the slow but
+      independent check from the first notebook.
+    * `agrad.compile` records the graph once and runs generated code.
+    """),
+]
+
+BEYOND = BEYOND_BACKPROP + BEYOND_GRADCHECK + BEYOND_COMPILE
 
 
 NOTEBOOKS: dict[str, list[Cell]] = {
