@@ -120,52 +120,67 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
+def _training_flags(p: argparse.ArgumentParser) -> None:
+    d = Config()
+    p.add_argument("--hidden", type=_hidden, default=d.hidden, metavar="H1,H2", help="hidden layer sizes (16,16)")
+    p.add_argument("--steps", type=_positive_int, default=d.steps, metavar="N", help="training steps (100)")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer, help="sgd (default) or adam")
+    p.add_argument(
+        "--lr", type=_nonneg_float, default=None, metavar="X", help="first learning rate (sgd 1.0, adam 0.05)"
+    )
+    p.add_argument(
+        "--schedule",
+        choices=("linear", "cosine", "constant"),
+        default=d.schedule,
+        help="learning-rate schedule: linear (micrograd's 1 - 0.9 k/steps, default), cosine or constant",
+    )
+    p.add_argument("--samples", type=_positive_int, default=d.samples, metavar="N", help="data points (100)")
+    p.add_argument(
+        "--noise", type=_nonneg_float, default=None, metavar="X", help="data noise (moons 0.1, circles 0.05)"
+    )
+    p.add_argument("--seed", type=int, default=d.seed, metavar="S", help="seed for data and weights (1337)")
+    p.add_argument("--out", default=d.out, metavar="DIR", help="output folder (./agrad-demo)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, only a few lines of text")
+
+
+EXAMPLES = """examples:
+  agrad demo
+  agrad train --dataset circles --hidden 8,8 --steps 200
+  agrad train --dataset blobs --optimizer adam --lr 0.05 --seed 7 --out runs/blobs"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's parser: sub-commands ``demo`` and ``train``.
 
     >>> build_parser().parse_args(["train", "--dataset", "circles", "--hidden", "8,8"]).hidden
     [8, 8]
     """
-    common = _Parser(add_help=False)
-    d = Config()
-    common.add_argument("--hidden", type=_hidden, default=d.hidden, metavar="H1,H2", help="hidden layer sizes (16,16)")
-    common.add_argument("--steps", type=_positive_int, default=d.steps, metavar="N", help="training steps (100)")
-    common.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer, help="sgd (default) or adam")
-    common.add_argument(
-        "--lr", type=_nonneg_float, default=None, metavar="X", help="first learning rate (sgd 1.0, adam 0.05)"
-    )
-    common.add_argument(
-        "--schedule",
-        choices=("linear", "cosine", "constant"),
-        default=d.schedule,
-        help="learning-rate schedule: linear (micrograd's 1 - 0.9 k/steps, default), cosine or constant",
-    )
-    common.add_argument("--samples", type=_positive_int, default=d.samples, metavar="N", help="data points (100)")
-    common.add_argument(
-        "--noise", type=_nonneg_float, default=None, metavar="X", help="data noise (moons 0.1, circles 0.05, ...)"
-    )
-    common.add_argument("--seed", type=int, default=d.seed, metavar="S", help="seed for data and weights (1337)")
-    common.add_argument("--out", default=d.out, metavar="DIR", help="output folder (./agrad-demo)")
-    common.add_argument("--no-progress", action="store_true", help="no progress bar, only a few lines of text")
-
-    p = _Parser(prog="agrad", description="agrad, a scalar autograd engine. With no command: the seed's example.")
     from agrad import __version__
 
+    raw = argparse.RawDescriptionHelpFormatter
+    p = _Parser(
+        prog="agrad",
+        description="agrad, a scalar autograd engine. With no command it prints the seed's worked example.",
+        epilog=EXAMPLES,
+        formatter_class=raw,
+    )
     p.add_argument("--version", action="version", version=f"agrad {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{demo,train}")
-    sub.add_parser(
+    demo = sub.add_parser(
         "demo",
-        parents=[common],
         help="train micrograd's demo MLP on two moons and draw it",
-        description="Train an MLP(2, [16, 16, 1]) on two moons (micrograd's demo) and write pictures and the model.",
+        description="Train an MLP(2, [16, 16, 1]) on two moons (micrograd's demo); write pictures and the model.",
     )
-    t = sub.add_parser(
+    _training_flags(demo)
+    train = sub.add_parser(
         "train",
-        parents=[common],
         help="train an MLP on a toy data set",
-        description="Train an MLP on a 2-D toy data set; two classes use the max-margin loss, more use cross-entropy.",
+        description="Train an MLP on a 2-D toy data set. Two classes use the max-margin loss, more use cross-entropy.",
+        epilog=EXAMPLES,
+        formatter_class=raw,
     )
-    t.add_argument("--dataset", choices=DATASETS, default="moons", help="which data set (moons)")
+    train.add_argument("--dataset", choices=DATASETS, default="moons", help="which data set (moons)")
+    _training_flags(train)
     return p
 
 

@@ -1,0 +1,132 @@
+"""micrograd's demo training step, agrad.nn against micrograd 0.1.0 on the same data in the same process.
+
+One step is what micrograd's demo notebook does per iteration: MLP(2, [16, 16, 1])
+on 100 two-moons points, full batch, SVM max-margin loss + L2 (alpha 1e-4),
+zero_grad, backward, and an SGD update with lr = 1.0 - 0.9 k / steps. Both
+engines start from the same weights (random.seed before building each) and
+see the same points; the garbage collector stays on. Reports min and median
+seconds per step over repeats, the ratio, and each step's graph size.
+
+    python benchmarks/bench_moons.py [--steps 5] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import agrad
+from agrad.losses import hinge_loss, l2_penalty
+from agrad.nn import MLP
+
+SEED = 1337
+ALPHA = 1e-4
+
+
+def micrograd_step(X: list[list[float]], y: list[int]) -> Callable[[int, int], tuple[float, Any]]:
+    """The demo notebook's loss() and update, verbatim in spirit, on micrograd 0.1.0."""
+    from micrograd.engine import Value
+    from micrograd.nn import MLP as MgMLP
+
+    random.seed(SEED)
+    model = MgMLP(2, [16, 16, 1])
+
+    def step(k: int, steps: int) -> tuple[float, Any]:
+        inputs = [list(map(Value, xrow)) for xrow in X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        reg_loss = ALPHA * sum(p * p for p in model.parameters())
+        total_loss = data_loss + reg_loss
+        model.zero_grad()
+        total_loss.backward()
+        lr = 1.0 - 0.9 * k / steps
+        for p in model.parameters():
+            p.data -= lr * p.grad
+        return total_loss.data, total_loss
+
+    return step
+
+
+def agrad_step(X: list[list[float]], y: list[int]) -> Callable[[int, int], tuple[float, Any]]:
+    """The same step with agrad.nn, agrad.losses and agrad.optim."""
+    random.seed(SEED)
+    model = MLP(2, [16, 16, 1])  # no seed: the global one, so the weights equal micrograd's
+    opt = agrad.optim.SGD(model.parameters(), lr=1.0)
+
+    def step(k: int, steps: int) -> tuple[float, Any]:
+        scores = [model(x) for x in X]
+        total_loss = hinge_loss(scores, y) + l2_penalty(opt.params, ALPHA)
+        opt.zero_grad()
+        total_loss.backward()
+        opt.lr = 1.0 - 0.9 * k / steps
+        opt.step()
+        return total_loss.data, total_loss
+
+    return step
+
+
+def count_nodes(root: Any) -> int:
+    seen, stack = set(), [root]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        stack.extend(v._prev)
+    return len(seen)
+
+
+def time_steps(step: Callable[[int, int], tuple[float, Any]], steps: int) -> tuple[list[float], list[float], int]:
+    times, losses, nodes = [], [], 0
+    for k in range(steps):
+        t0 = time.perf_counter()
+        loss, root = step(k, steps)
+        times.append(time.perf_counter() - t0)
+        losses.append(loss)
+        nodes = count_nodes(root)
+    return times, losses, nodes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=5, help="training steps per repeat (5)")
+    ap.add_argument("--repeats", type=int, default=3, help="repeats, each from the same start (3)")
+    args = ap.parse_args()
+    sys.setrecursionlimit(100_000)  # micrograd's recursive toposort needs it; agrad does not
+
+    X, labels = agrad.datasets.make_moons(100, noise=0.1, seed=SEED)
+    y = [2 * c - 1 for c in labels]
+    engines = {"agrad": agrad_step, "micrograd": micrograd_step}
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    losses: dict[str, list[float]] = {}
+    nodes: dict[str, int] = {}
+    for _ in range(args.repeats):
+        for name, make in engines.items():
+            t, losses[name], nodes[name] = time_steps(make(X, y), args.steps)
+            times[name] += t
+    print(
+        f"micrograd's demo step: MLP(2, [16, 16, 1]), 100 moons, max-margin + L2, full batch, SGD; "
+        f"{args.steps} steps x {args.repeats} repeats, gc on, Python {sys.version.split()[0]}"
+    )
+    for name in engines:
+        t = times[name]
+        print(
+            f"  {name:10s} min {min(t) * 1e3:8.1f} ms   median {statistics.median(t) * 1e3:8.1f} ms"
+            f"   nodes/step {nodes[name]:6d}   final loss {losses[name][-1]:.12f}"
+        )
+    a, m = times["agrad"], times["micrograd"]
+    print(
+        f"  agrad is {min(m) / min(a):.1f}x faster (min), {statistics.median(m) / statistics.median(a):.1f}x (median)"
+    )
+    gap = max(abs(p - q) for p, q in zip(losses["agrad"], losses["micrograd"]))
+    print(f"  largest loss difference between the engines over the steps: {gap:.1e} (same weights, same data)")
+
+
+if __name__ == "__main__":
+    main()
