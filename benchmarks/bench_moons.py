@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench_graph import count_nodes  # this folder is on sys.path when a script here runs
+
 import agrad
 from agrad.losses import hinge_loss, l2_penalty
 from agrad.nn import MLP
@@ -69,17 +71,6 @@ def agrad_step(X: list[list[float]], y: list[int]) -> Callable[[int, int], tuple
         return total_loss.data, total_loss
 
     return step
-
-
-def count_nodes(root: Any) -> int:
-    seen, stack = set(), [root]
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        stack.extend(v._prev)
-    return len(seen)
 
 
 def time_steps(step: Callable[[int, int], tuple[float, Any]], steps: int) -> tuple[list[float], list[float], int]:
