@@ -99,3 +99,12 @@ def test_bad_arguments() -> None:
         gradcheck(agrad.exp, ["0.0"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="modes"):
         gradcheck(agrad.exp, [0.0], modes=("sideways",))
+
+
+def test_bad_function_or_inputs_container() -> None:
+    with pytest.raises(TypeError, match="function to check"):
+        gradcheck(None, [1.0])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="list or tuple"):
+        gradcheck(agrad.exp, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fit a float"):
+        gradcheck(agrad.exp, [10**400])

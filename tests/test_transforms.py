@@ -391,3 +391,24 @@ def test_jacobian_of_a_function_closing_over_values_stays_differentiable() -> No
     assert [[v.data for v in row] for row in h] == [[6.0, 3.0], [3.0, 0.0]]
     h[0][0].backward()  # d/dw 2wy = 2y
     assert w.grad == 4.0
+
+
+@pytest.mark.parametrize("transform", [grad, value_and_grad, jacfwd, jacrev, jacobian, hessian])
+def test_transform_of_a_non_function(transform: Any) -> None:
+    with pytest.raises(TypeError, match="expects a function to differentiate, got NoneType"):
+        transform(None)
+
+
+def test_non_functions_and_huge_ints_elsewhere() -> None:
+    with pytest.raises(TypeError, match="function"):
+        jvp(None, (1.0,), (1.0,))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="function"):
+        vjp(None, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fit a float"):
+        grad(agrad.sin)(10**400)
+    with pytest.raises(ValueError, match="fit a float"):
+        jvp(agrad.sin, (1.0,), (10**400,))
+    with pytest.raises(ValueError, match="fit a float"):
+        grad(lambda x: 10**400)(1.0)
+    with pytest.raises(ValueError, match="fit a float"):
+        jvp(lambda x: x + 10**400, (1.0,), (1.0,))

@@ -21,7 +21,7 @@ from typing import Any
 
 from agrad.modes import ANOMALY, mode
 from agrad.rules import RULES
-from agrad.value import Value
+from agrad.value import Value, _number
 
 _tags = itertools.count(1)  # next() on a count is atomic in CPython, so threads get distinct tags
 
@@ -103,7 +103,7 @@ class Dual:
     tag: int
 
     def __init__(self, primal: Any, tangent: Any, tag: int) -> None:
-        self.primal = float(primal) if type(primal) is int else primal
+        self.primal = _number(primal) if isinstance(primal, numbers.Real) else primal
         self.tangent = 0.0 if tangent is ZERO else tangent
         self.tag = tag
 
@@ -254,7 +254,10 @@ def _apply(op: str, *args: Any) -> Dual:
         elif not _scalar(a):
             raise TypeError(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {a!r}")
     zero = 0.0 if op in _NARY else ZERO
-    primals = tuple(a.primal if type(a) is Dual and a.tag == tag else a for a in args)
+    primals = tuple(
+        a.primal if type(a) is Dual and a.tag == tag else a if isinstance(a, (Dual, Value)) else _number(a)
+        for a in args
+    )
     dots = tuple(a.tangent if type(a) is Dual and a.tag == tag else zero for a in args)
     rule = RULES[op]
     out = rule.fn(*primals)

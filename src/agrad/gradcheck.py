@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agrad.transforms import grad, jacfwd, jacrev
-from agrad.value import Value
+from agrad.value import Value, _number
 
 Fn = Callable[..., Any]
 MODES = ("rev", "fwd")
@@ -95,6 +95,10 @@ def gradcheck(
     ...
     agrad.gradcheck.GradcheckError: d out[0] / d input 0 (= 0.0) by reverse mode (jacrev) is 0.0, but central ...
     """
+    if not callable(f):
+        raise TypeError(f"gradcheck expects a function to check, got {type(f).__name__}: {f!r}")
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradcheck expects inputs as a list or tuple of numbers, got {type(inputs).__name__}")
     xs = [_input(x, i) for i, x in enumerate(inputs)]
     if not (eps > 0 and atol >= 0 and rtol >= 0):
         raise ValueError(f"gradcheck needs eps > 0, atol >= 0 and rtol >= 0, got eps={eps}, atol={atol}, rtol={rtol}")
@@ -136,7 +140,7 @@ def gradcheck(
 
 def _input(x: object, i: int) -> float:
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        return float(x)
+        return _number(x)  # type: ignore[return-value]
     raise TypeError(f"gradcheck inputs must be real numbers, got {type(x).__name__} for input {i}: {x!r}")
 
 

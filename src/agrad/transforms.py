@@ -30,7 +30,7 @@ from agrad.backprop import toposort
 from agrad.forward import Dual, new_tag
 from agrad.modes import ANOMALY, enable_grad, mode
 from agrad.rules import RULES
-from agrad.value import Value
+from agrad.value import Value, _number
 
 Fn = Callable[..., Any]
 ArgNums = int | Sequence[int]
@@ -50,7 +50,7 @@ def _scalar_arg(x: object, what: str) -> Any:
     if isinstance(x, (Value, Dual)):
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        return float(x)
+        return _number(x)  # a ValueError for an int too large for a float
     raise TypeError(f"{what} must be a scalar (a float, an int, a Value or a Dual), got {type(x).__name__}: {x!r}")
 
 
@@ -69,11 +69,16 @@ def _argnums(argnums: object, n: int, name: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _callable(f: object, name: str) -> None:
+    if not callable(f):
+        raise TypeError(f"{name} expects a function to differentiate, got {type(f).__name__}: {f!r}")
+
+
 def _scalar_out(out: object, name: str) -> Any:
     if isinstance(out, (Value, Dual)):
         return out
     if isinstance(out, numbers.Real):
-        return float(out)
+        return _number(out)
     raise TypeError(
         f"{name} needs f to return a scalar (a Value or a number), but f returned {type(out).__name__}: {out!r}; "
         "for several outputs use jacrev, jacfwd or vjp"
@@ -281,6 +286,7 @@ def value_and_grad(f: Fn, argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]
     >>> value_and_grad(lambda x, y: x * agrad.sin(y), argnums=(0, 1))(2.0, 0.0)
     (0.0, (0.0, 2.0))
     """
+    _callable(f, "grad")
 
     def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
         t = _Traced(f, args, argnums, "grad")
@@ -320,6 +326,7 @@ def vjp(f: Fn, *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     >>> out, back([1.0, 0.0]), back([0.0, 1.0])
     ([6.0, 5.0], (3.0, 2.0), (1.0, 1.0))
     """
+    _callable(f, "vjp")
     t = _Traced(f, primals, tuple(range(len(primals))), "vjp") if primals else None
     if t is None:
         raise ValueError("vjp needs at least one primal to differentiate with respect to")
@@ -352,6 +359,7 @@ def jvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, An
 
 def _push(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[_Tree, list[Any], list[Any]]:
     """Run f on Duals of a new tag; its output's shape, and the values and tangents of its scalars."""
+    _callable(f, "jvp")
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(
             f"jvp needs primals and tangents as tuples or lists, got {type(primals).__name__} "
@@ -394,6 +402,7 @@ def jacrev(f: Fn, argnums: ArgNums | None = None) -> Fn:
     >>> jacrev(lambda x, y: [x * y, x + 2 * y])(3.0, 4.0)
     [[4.0, 3.0], [1.0, 2.0]]
     """
+    _callable(f, "jacrev")
 
     def jacrev_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
@@ -412,6 +421,7 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
     >>> jacfwd(lambda x, y: [x * y, x + 2 * y])(3.0, 4.0)
     [[4.0, 3.0], [1.0, 2.0]]
     """
+    _callable(f, "jacfwd")
 
     def jacfwd_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
@@ -448,6 +458,7 @@ def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
     >>> jacobian(lambda x: [agrad.exp(x), x * x])(0.0)
     [[1.0], [0.0]]
     """
+    _callable(f, "jacobian")
 
     def jacobian_f(*args: Any) -> Any:
         n = len(_argnums(_nums(argnums, args), len(args), "jacobian"))
