@@ -903,7 +903,7 @@ AUTOGRAD_TOOLS = [
     """),
     md(r"""
     `agrad.draw_graph(L)` draws the graph with the gradients filled in, as our
-    `draw_dot` did (the ops are drawn as small boxes):
+    `draw_dot` did:
     """),
     code(r"""
     agrad.draw_graph(L)
