@@ -88,6 +88,8 @@ def test_same_seed_same_numbers_and_another_seed_others(tmp_path: Path) -> None:
         (["demo", "--lr", "nan"], "--lr"),
         (["demo", "--bogus"], "--bogus"),
         (["fly"], "fly"),
+        (["train", "--dataset", "spirals", "--samples", "3"], "n_samples must be an int >= 4"),
+        (["demo", "--samples", "1"], "--samples 1"),
     ],
 )
 def test_a_bad_flag_is_one_line_and_status_2(tmp_path: Path, args: list[str], message: str) -> None:

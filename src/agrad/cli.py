@@ -493,6 +493,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.path.exists(cfg.out) and not os.path.isdir(cfg.out):
         parser.error(f"argument --out: {cfg.out!r} exists and is not a folder")
     try:
+        make_data(cfg)  # cheap, and it checks --samples against the data set before any work
+    except ValueError as e:
+        parser.error(f"{cfg.dataset} with --samples {cfg.samples}: {e}")
+    try:
         return run(cfg, quiet=ns.no_progress)
     except KeyboardInterrupt:
         _note("interrupted")
