@@ -291,3 +291,14 @@ def test_a_custom_module() -> None:
     m.load_state_dict({"a": 3, "b": 0.5})
     assert (m.a.data, m.b.data) == (3.0, 0.5) and type(m.a.data) is float
     assert Module().parameters() == []
+
+
+def test_forward_mode_through_a_model_matches_reverse_mode() -> None:
+    model = MLP(2, [4, 3, 1], nonlin="tanh", seed=9)
+
+    def f(a: float, b: float) -> Value:
+        return model([a, b])  # type: ignore[no-any-return]
+
+    fwd = agrad.jacfwd(f)(0.3, -0.4)
+    rev = agrad.grad(f, argnums=(0, 1))(0.3, -0.4)
+    assert [float(v) for v in fwd] == pytest.approx([float(v) for v in rev], rel=1e-13)

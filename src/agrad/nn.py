@@ -25,13 +25,14 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agrad.value import Value, _operand_or_raise
+from agrad.value import Value, dot, relu, sigmoid, tanh
 
 Seed = int | random.Random | None
 Nonlin = str | bool | None
 
 _PLAIN = frozenset((float, Value))
 _ACTIVATIONS: dict[str, Callable[[Value], Value]] = {"relu": Value.relu, "tanh": Value.tanh, "sigmoid": Value.sigmoid}
+_LIFTED: dict[str, Callable[[Any], Any]] = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid}  # any scalar type
 
 
 def _rng(seed: Seed) -> random.Random | None:
@@ -136,14 +137,14 @@ def _keys(kind: str, keys: list[str]) -> str:
     return f"{kind} key{s} {', '.join(repr(k) for k in keys[:3])}{more}"
 
 
-def _inputs(who: Module, x: Sequence[Value | float], nin: int) -> tuple[tuple[Value | float, ...], list[float]]:
-    """(1.0, x1..xn) as dot operands (ints become floats), and their numbers."""
+def _inputs(who: Module, x: Sequence[Any], nin: int) -> tuple[tuple[Any, ...], list[float] | None]:
+    """(1.0, x1..xn), and their numbers when every x is a Value or a float (else None)."""
     if len(x) != nin:
         raise ValueError(f"{who!r} expects {nin} inputs, got {len(x)}")
     one_x = (1.0, *x)
     if not all(map(_PLAIN.__contains__, map(type, one_x))):
-        one_x = tuple(_operand_or_raise(v, "dot") for v in one_x)
-    return one_x, [v if type(v) is float else v.data for v in one_x]  # type: ignore[union-attr]
+        return one_x, None
+    return one_x, [v if type(v) is float else v.data for v in one_x]
 
 
 class Neuron(Module):
@@ -166,11 +167,16 @@ class Neuron(Module):
         self.b = Value(0.0)
         self.nonlin = _activation(nonlin)
 
-    def __call__(self, x: Sequence[Value | float]) -> Value:
-        """The neuron's output for inputs ``x`` (Values or numbers)."""
+    def __call__(self, x: Sequence[Value | float]) -> Any:
+        """The neuron's output for inputs ``x``: a Value for Values or numbers (a Dual for Duals)."""
         return self._forward(*_inputs(self, x, len(self.w)))
 
-    def _forward(self, one_x: tuple[Value | float, ...], xd: list[float]) -> Value:
+    def _forward(self, one_x: tuple[Any, ...], xd: list[float] | None) -> Any:
+        if xd is None:
+            # Inputs other than Values and floats: ints, NumPy scalars, a forward-mode
+            # Dual. agrad.dot converts or dispatches them, or says what it expected.
+            act = dot((self.b, *self.w), one_x)
+            return _LIFTED[self.nonlin](act) if self.nonlin else act
         # The node agrad.dot((b, *w), (1.0, *x)) makes, with the same float sum, but
         # without re-checking every operand: _inputs checked x once for the whole
         # layer, and those checks were half of a forward pass.
