@@ -258,6 +258,17 @@ def test_anomaly_backward_names_op_and_where_the_node_was_made() -> None:
     assert f"{HERE}:{line}" in msg
 
 
+def test_anomaly_with_create_graph_names_the_users_op_not_the_rules() -> None:
+    """sqrt's rule computes 0.5 / out with ops of its own; the report is still about sqrt."""
+    x = Value(0.0, label="x")
+    with detect_anomaly():
+        y = agrad.sqrt(x) * 2.0
+        with pytest.raises(FloatingPointError, match=r"backward of 'sqrt' gave gradient inf for input x"):
+            y.backward(create_graph=True)
+        with pytest.raises(FloatingPointError, match=r"backward of 'sqrt' gave gradient inf"):
+            agrad.grad(agrad.grad(agrad.sqrt))(0.0)
+
+
 def test_anomaly_inside_transforms() -> None:
     with detect_anomaly(), pytest.raises(FloatingPointError, match="backward of 'sqrt'"):
         agrad.grad(agrad.sqrt)(0.0)

@@ -176,5 +176,14 @@ def test_anomaly_in_forward_mode() -> None:
         jvp(agrad.sqrt, (0.0,), (1.0,))
 
 
+def test_anomaly_in_forward_mode_names_labels_and_the_line() -> None:
+    x = Value(0.0, label="x")
+    with agrad.detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        jvp(lambda d: agrad.sqrt(d), (x,), (1.0,))
+    msg = str(info.value)
+    assert "'sqrt' gave tangent inf from inputs x=0.0" in msg and f"{__file__}:" in msg
+    assert jvp(agrad.sqrt, (0.0,), (1.0,))[1] == math.inf  # outside the mode: IEEE, no exception
+
+
 def test_repr() -> None:
     assert repr(Dual(1.0, 2.0, 7)) == "Dual(primal=1.0, tangent=2.0, tag=7)"

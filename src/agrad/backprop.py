@@ -82,7 +82,12 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
         except KeyError:
             raise _unknown_op(node) from None
         if create_graph:
-            gs = vjp(g, node, *kids)
+            if check:  # report a nan as this op's gradient, not as one of the rule's own ops
+                from agrad.anomaly import unchecked
+
+                gs = unchecked(vjp, g, node, *kids)
+            else:
+                gs = vjp(g, node, *kids)
         elif len(kids) == 2:  # most ops; unpacked by hand as it is the hottest line of the walk
             a, b = kids
             gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)  # type: ignore[union-attr]

@@ -26,6 +26,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agrad.anomaly import check_backward, unchecked
 from agrad.backprop import toposort
 from agrad.forward import Dual, new_tag
 from agrad.modes import ANOMALY, enable_grad, mode
@@ -194,12 +195,10 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
             continue
         vjp = _VJP[node._op]
         if create_graph:
-            gs = vjp(g, node, *kids)
+            gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
         else:
             gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
         if check:
-            from agrad.anomaly import check_backward
-
             check_backward(node, gs)
         for k, gk in zip(kids, gs):
             if type(k) is not float and k in live:
