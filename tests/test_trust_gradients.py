@@ -2,9 +2,11 @@
 
 Each graph (tests/strategies.py) is evaluated three ways from one op table
 (tests/opinfo.py): by agrad in float64, by PyTorch in float64, and by mpmath at
-50 digits. agrad's value, gradient (reverse mode), directional derivative
-(forward mode, by the JVP rules of ``agrad.rules``) and Hessian (reverse over
-reverse with ``create_graph=True``; forward over reverse; reverse over forward)
+50 digits. agrad's value, gradient (reverse mode: ``backward`` and ``agrad.value_and_grad``),
+directional derivative (forward mode: the JVP rules of ``agrad.rules`` pushed
+along the graph, and ``agrad.jvp``) and Hessian (``create_graph=True`` reverse
+over reverse, forward over reverse and reverse over forward through the rule
+table; ``agrad.hessian``, ``agrad.hvp``, ``jacrev(jacrev)``, ``jacfwd(jacfwd)``)
 must match
 
 - PyTorch's value, gradient and Hessian, and
@@ -184,12 +186,22 @@ def check_graph(g: Graph, order: int) -> None:
     assert_close("gradient vs mpmath", grad, exact_grad, t_grad)
     assert_close("gradient vs torch", grad, t_grad, None)
 
+    # the function transforms see the graph as a function of its inputs
+    def f(*args: Any) -> Any:
+        return g.evaluate("agrad", args)
+
+    n = len(xs)
+    _, vg = agrad.value_and_grad(f, argnums=tuple(range(n)))(*g.inputs)
+    assert_close("agrad.value_and_grad", list(vg), exact_grad, t_grad)
+
     # forward mode: one directional derivative per input, and one along all inputs at once
-    directions = [[float(i == j) for j in range(len(xs))] for i in range(len(xs))] + [[1.0, -0.5, 0.25, 2.0][: len(xs)]]
+    directions = [[float(i == j) for j in range(n)] for i in range(n)] + [[1.0, -0.5, 0.25, 2.0][:n]]
     for v in directions:
-        fwd = _num(jvp_by_rules(out, dict(zip(xs, v))))
         exact = mpmath.fsum(e * vi for e, vi in zip(exact_grad, v))
-        assert_close(f"forward-mode derivative along {v}", [fwd], [exact], [sum(t * vi for t, vi in zip(t_grad, v))])
+        t_dir = [sum(t * vi for t, vi in zip(t_grad, v))]
+        fwd = _num(jvp_by_rules(out, dict(zip(xs, v))))
+        assert_close(f"forward mode by the JVP rules along {v}", [fwd], [exact], t_dir)
+        assert_close(f"agrad.jvp along {v}", [agrad.jvp(f, g.inputs, v)[1]], [exact], t_dir)
 
     if order > 1:
         exact_hess = mp_hessian(g)
@@ -202,6 +214,16 @@ def check_graph(g: Graph, order: int) -> None:
         torch_hv = [sum(h * vj for h, vj in zip(row, v)) for row in t_hess]
         assert_close("hvp forward over reverse", hvp_forward_over_reverse(g, v), exact_hv, torch_hv)
         assert_close("hvp reverse over forward", hvp_reverse_over_forward(g, v), exact_hv, torch_hv)
+        assert_close("agrad.hvp", agrad.hvp(f, g.inputs, v), exact_hv, torch_hv)
+        transforms = {
+            "agrad.hessian (forward over reverse)": agrad.hessian(f),
+            "agrad.jacrev(agrad.jacrev(f))": agrad.jacrev(agrad.jacrev(f)),
+            "agrad.jacfwd(agrad.jacfwd(f))": agrad.jacfwd(agrad.jacfwd(f)),
+        }
+        for name, h in transforms.items():
+            rows = h(*g.inputs)
+            for i in range(n):
+                assert_close(f"{name} row {i}", rows[i], exact_hess[i], t_hess[i])
 
 
 # -- the table itself -------------------------------------------------------------
@@ -234,7 +256,7 @@ def test_op_to_second_order(info: OpInfo, data: st.DataObject) -> None:
 # -- random graphs ------------------------------------------------------------------
 
 
-@trust_settings(1500)
+@trust_settings(1200)
 @given(g=graphs())
 def test_random_graphs_first_order(g: Graph) -> None:
     check_graph(g, order=1)
