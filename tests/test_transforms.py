@@ -412,3 +412,23 @@ def test_non_functions_and_huge_ints_elsewhere() -> None:
         grad(lambda x: 10**400)(1.0)
     with pytest.raises(ValueError, match="fit a float"):
         jvp(lambda x: x + 10**400, (1.0,), (1.0,))
+
+
+def test_jacobian_picks_the_cheaper_mode() -> None:
+    seen: list[type] = []
+
+    def many_in(a: Any, b: Any, c: Any) -> Any:
+        seen.append(type(a))
+        return [a * b * c]
+
+    assert jacobian(many_in)(1.0, 2.0, 3.0) == [[6.0, 3.0, 2.0]]
+    assert len(seen) == 1 and issubclass(seen[0], Value)  # one reverse pass for 3 inputs, 1 output
+
+    seen.clear()
+
+    def many_out(a: Any) -> Any:
+        seen.append(type(a))
+        return [a, a * a, a * a * a]
+
+    assert jacobian(many_out)(2.0) == [[1.0], [4.0], [12.0]]
+    assert seen == [Dual]  # one forward pass for 1 input, 3 outputs

@@ -406,12 +406,16 @@ def jacrev(f: Fn, argnums: ArgNums | None = None) -> Fn:
     def jacrev_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
         t = _Traced(f, args, nums, "jacrev")
-        tree = _Tree(t.out, "jacrev")
-        ys = tree.leaves
-        rows = [t.pullback(ys, [1.0 if j == i else 0.0 for j in range(len(ys))])[0] for i in range(len(ys))]
-        return _shape(rows, tree, nums)
+        return _rows_by_reverse(t, _Tree(t.out, "jacrev"), nums)
 
     return jacrev_f
+
+
+def _rows_by_reverse(t: _Traced, tree: _Tree, nums: ArgNums) -> Any:
+    """One walk back per output of the traced f, each seeded with 1 for that output only."""
+    ys = tree.leaves
+    rows = [t.pullback(ys, [1.0 if j == i else 0.0 for j in range(len(ys))])[0] for i in range(len(ys))]
+    return _shape(rows, tree, nums)
 
 
 def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
@@ -460,10 +464,14 @@ def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
     _callable(f, "jacobian")
 
     def jacobian_f(*args: Any) -> Any:
-        n = len(_argnums(_nums(argnums, args), len(args), "jacobian"))
-        with enable_grad():
-            m = len(_Tree(f(*args), "jacobian").leaves) if n > 1 else 1
-        return (jacfwd if n <= m else jacrev)(f, argnums)(*args)
+        nums = _nums(argnums, args)
+        if len(_argnums(nums, len(args), "jacobian")) == 1:
+            return jacfwd(f, argnums)(*args)  # one input: one forward pass, whatever the outputs
+        t = _Traced(f, args, nums, "jacobian")  # the reverse-mode trace tells the number of outputs
+        tree = _Tree(t.out, "jacobian")
+        if len(t.leaves) <= len(tree.leaves):
+            return jacfwd(f, argnums)(*args)
+        return _rows_by_reverse(t, tree, nums)
 
     return jacobian_f
 
