@@ -221,8 +221,8 @@ def make_data(cfg: Config) -> Data:
     return datasets.make_spirals(cfg.samples, classes=2, noise=noise, seed=cfg.seed)
 
 
-def _predict(model: MLP, x: Sequence[float], classes: int) -> int:
-    out = model(x)
+def _label(out: Any, classes: int) -> int:
+    """The class a model output stands for: the sign of one score, or the largest of several."""
     if classes == 2:
         return int(out.data > 0)
     return max(range(classes), key=lambda c: out[c].data)
@@ -245,15 +245,11 @@ def make_step(model: MLP, X: list[list[float]], y: list[int], classes: int) -> S
 
     def step() -> tuple[float, float]:
         scores = [model(x) for x in X]
-        if classes == 2:
-            data_loss = hinge_loss(scores, signs)
-            hits = sum((s.data > 0) == (c == 1) for s, c in zip(scores, y))
-        else:
-            data_loss = cross_entropy(scores, y)
-            hits = sum(max(range(classes), key=lambda k: s[k].data) == c for s, c in zip(scores, y))
+        data_loss = hinge_loss(scores, signs) if classes == 2 else cross_entropy(scores, y)
         loss = data_loss + l2_penalty(params, ALPHA)
         model.zero_grad()
         loss.backward()
+        hits = sum(_label(s, classes) == c for s, c in zip(scores, y))
         return loss.data, hits / len(y)
 
     return step
@@ -295,7 +291,7 @@ def train(cfg: Config, log: Callable[[int, float, float], None] | None = None) -
     opt: Optimizer = (
         SGD(model.parameters(), lr=lr_at(0)) if cfg.optimizer == "sgd" else Adam(model.parameters(), lr_at(0))
     )
-    step = make_step(model, X, y, classes)
+    step = make_step(model, X, y, classes)  # where a --compile flag would swap in agrad.compile's step
     losses: list[float] = []
     accs: list[float] = []
     t0 = time.perf_counter()
@@ -309,7 +305,7 @@ def train(cfg: Config, log: Callable[[int, float, float], None] | None = None) -
             log(k, loss, acc)
     seconds = time.perf_counter() - t0
     with no_grad():
-        final = sum(_predict(model, x, classes) == c for x, c in zip(X, y)) / len(y)
+        final = sum(_label(model(x), classes) == c for x, c in zip(X, y)) / len(y)
     return Result(model, (X, y), classes, losses, accs, final, seconds)
 
 
@@ -385,7 +381,7 @@ def plot_boundary(plt: Any, r: Result, path: str, title: str, resolution: int = 
     gx = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
     gy = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
     with no_grad():  # only the numbers: no graph is kept for the grid
-        zz = [[_predict(r.model, [u, v], r.classes) for u in gx] for v in gy]
+        zz = [[_label(r.model([u, v]), r.classes) for u in gx] for v in gy]
     from matplotlib.colors import ListedColormap
 
     colors = COLORS[: r.classes]
