@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -432,3 +433,33 @@ def test_jacobian_picks_the_cheaper_mode() -> None:
 
     assert jacobian(many_out)(2.0) == [[1.0], [4.0], [12.0]]
     assert seen == [Dual]  # one forward pass for 1 input, 3 outputs
+
+
+def test_no_grad_inside_f_makes_a_constant_in_reverse_mode_only() -> None:
+    """As in PyTorch: no_grad stops the reverse graph; forward mode's tangents go on."""
+
+    def f(x: Any) -> Any:
+        with agrad.no_grad():
+            c = x * x  # a constant to reverse mode
+        return x * c
+
+    assert float(grad(f)(2.0)) == 4.0  # d/dx (x * c) with c = x^2 held fixed
+    assert jvp(f, (2.0,), (1.0,))[1] == 12.0  # d/dx x^3
+
+
+def test_transforms_in_threads() -> None:
+    results: list[float] = []
+    lock = threading.Lock()
+
+    def work(x0: float) -> None:
+        for _ in range(50):
+            r = grad(lambda x: jvp(grad(agrad.sin), (x,), (1.0,))[1])(x0)  # d3/dx3 sin = -cos
+            with lock:
+                results.append(r + math.cos(x0))
+
+    threads = [threading.Thread(target=work, args=(0.1 * k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 200 and max(abs(r) for r in results) <= 1e-15
