@@ -78,6 +78,7 @@ class Config:
     schedule: str = "linear"
     seed: int = 1337
     out: str = "agrad-demo"
+    compile: bool = False  # run each step as agrad.compile's generated NumPy code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,6 +142,7 @@ def _training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed, metavar="S", help="seed for data and weights (1337)")
     p.add_argument("--out", default=d.out, metavar="DIR", help="output folder (./agrad-demo)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar, only a few lines of text")
+    p.add_argument("--compile", action="store_true", help="trace one sample's loss, run it on the batch (needs numpy)")
 
 
 EXAMPLES = """examples:
@@ -196,6 +198,7 @@ def _config(args: argparse.Namespace) -> Config:
         schedule=args.schedule,
         seed=args.seed,
         out=args.out,
+        compile=args.compile,
     )
 
 
@@ -255,8 +258,12 @@ def make_step(model: MLP, X: list[list[float]], y: list[int], classes: int) -> S
     return step
 
 
+def _lr(cfg: Config) -> float:
+    return LR[cfg.optimizer] if cfg.lr is None else cfg.lr
+
+
 def _schedule(cfg: Config) -> Callable[[int], float]:
-    lr = LR[cfg.optimizer] if cfg.lr is None else cfg.lr
+    lr = _lr(cfg)
     if cfg.schedule == "linear":
         return linear_decay(lr, cfg.steps)
     if cfg.schedule == "cosine":
@@ -291,7 +298,11 @@ def train(cfg: Config, log: Callable[[int, float, float], None] | None = None) -
     opt: Optimizer = (
         SGD(model.parameters(), lr=lr_at(0)) if cfg.optimizer == "sgd" else Adam(model.parameters(), lr_at(0))
     )
-    step = make_step(model, X, y, classes)  # where a --compile flag would swap in agrad.compile's step
+    step = make_step(model, X, y, classes)
+    if cfg.compile:
+        from agrad.compile.training import compiled_step
+
+        step = compiled_step(model, X, y, classes, ALPHA)
     losses: list[float] = []
     accs: list[float] = []
     t0 = time.perf_counter()
@@ -355,7 +366,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_loss(plt: Any, r: Result, path: str) -> None:
+def _plot_loss(plt: Any, r: Result, path: str) -> None:
     """Loss (log scale) and accuracy against the step, side by side."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     steps = range(1, len(r.losses) + 1)
@@ -372,7 +383,7 @@ def plot_loss(plt: Any, r: Result, path: str) -> None:
     plt.close(fig)
 
 
-def plot_boundary(plt: Any, r: Result, path: str, title: str, resolution: int = 90) -> None:
+def _plot_boundary(plt: Any, r: Result, path: str, title: str, resolution: int = 90) -> None:
     """The model's class at every point of a grid (coloured regions) with the data on top."""
     X, y = r.data
     xs, ys = [p[0] for p in X], [p[1] for p in X]
@@ -395,7 +406,7 @@ def plot_boundary(plt: Any, r: Result, path: str, title: str, resolution: int = 
     plt.close(fig)
 
 
-def draw_neuron(r: Result, out: str) -> list[str]:
+def _draw_neuron(r: Result, out: str) -> list[str]:
     """The graph of one first-layer neuron on one data point, as neuron.dot and (with graphviz) neuron.png."""
     try:
         from agrad.viz import draw_graph, to_dot
@@ -436,10 +447,20 @@ def draw_neuron(r: Result, out: str) -> list[str]:
 
 
 def run(cfg: Config, quiet: bool = False) -> int:
-    """Train, print the result, write the files; returns the exit status."""
+    """Train, print the result, write the files; returns the exit status.
+
+    >>> import os, tempfile; out = tempfile.mkdtemp()
+    >>> run(Config(steps=2, samples=10, out=out), quiet=True)  # doctest: +ELLIPSIS
+    training an MLP with hidden layers [16, 16] on 10 moons points: sgd, lr 1.0 (linear schedule), 2 steps, seed 1337
+    ...
+    wrote ...
+    0
+    >>> sorted(os.listdir(out))[:3]
+    ['decision_boundary.png', 'loss.png', 'model.json']
+    """
     print(
         f"training an MLP with hidden layers {cfg.hidden} on {cfg.samples} {cfg.dataset} points:"
-        f" {cfg.optimizer}, lr {cfg.lr} ({cfg.schedule} schedule), {cfg.steps} steps, seed {cfg.seed}"
+        f" {cfg.optimizer}, lr {_lr(cfg)} ({cfg.schedule} schedule), {cfg.steps} steps, seed {cfg.seed}"
     )
     progress = _Progress(cfg.steps, quiet)
     try:
@@ -464,10 +485,10 @@ def run(cfg: Config, quiet: bool = False) -> int:
     plt = _pyplot()
     if plt is not None:
         files.append(os.path.join(cfg.out, "loss.png"))
-        plot_loss(plt, r, files[-1])
+        _plot_loss(plt, r, files[-1])
         files.append(os.path.join(cfg.out, "decision_boundary.png"))
-        plot_boundary(plt, r, files[-1], f"{cfg.dataset}: {r.model!r}, accuracy {r.final_accuracy:.0%}")
-    files += draw_neuron(r, cfg.out)
+        _plot_boundary(plt, r, files[-1], f"{cfg.dataset}: {r.model!r}, accuracy {r.final_accuracy:.0%}")
+    files += _draw_neuron(r, cfg.out)
     print("wrote " + ", ".join(files))
     return 0
 

@@ -38,7 +38,17 @@ def _hyper(x: object, name: str, lo: float = 0.0, hi: float = math.inf, hi_open:
 
 
 class Optimizer:
-    """Base class: holds the parameters and the learning rate ``lr`` (set it freely between steps)."""
+    """Base class: holds the parameters and the learning rate ``lr`` (set it freely between steps).
+
+    A subclass defines ``step()``, reading each ``p.grad`` and changing ``p.data``.
+
+    >>> from agrad import Value
+    >>> class SignSGD(Optimizer):
+    ...     def step(self):
+    ...         for p in self.params: p.data -= self.lr * ((p.grad > 0) - (p.grad < 0))
+    >>> w = Value(1.0); opt = SignSGD([w], lr=0.25); w.grad = 40.0; opt.step(); w.data
+    0.75
+    """
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
         ps = list(params)
@@ -53,7 +63,12 @@ class Optimizer:
         self.lr = _hyper(lr, "lr")
 
     def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0.0."""
+        """Set every parameter's ``.grad`` to 0.0.
+
+        >>> from agrad import Value
+        >>> w = Value(1.0); w.grad = 3.0; SGD([w]).zero_grad(); w.grad
+        0.0
+        """
         for p in self.params:
             p.grad = 0.0
 
