@@ -342,3 +342,28 @@ def test_bad_options() -> None:
         agrad.compile(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="executor='python'"):
         agrad.compile(lambda x: x * 2, executor="python")(np.ones(2))
+
+
+# -- training: agrad train --compile -------------------------------------------------------
+
+
+@pytest.mark.parametrize("dataset", ["moons", "blobs"])
+def test_compiled_training_gives_the_same_numbers(dataset: str) -> None:
+    from agrad.cli import Config, train
+
+    cfg = dict(dataset=dataset, samples=30, steps=8, hidden=[8, 8], seed=3)
+    eager_run, compiled_run = train(Config(**cfg)), train(Config(**cfg, compile=True))  # type: ignore[arg-type]
+    assert all(close(a, b) for a, b in zip(compiled_run.losses, eager_run.losses))
+    assert compiled_run.accuracies == eager_run.accuracies
+    pairs = zip(compiled_run.model.parameters(), eager_run.model.parameters())
+    assert all(close(p.data, q.data, 1e-10) for p, q in pairs)
+
+
+def test_demo_compile_flag_runs(tmp_path: Any) -> None:
+    import json
+
+    from agrad.cli import main
+
+    assert main(["demo", "--compile", "--steps", "3", "--no-progress", "--out", str(tmp_path)]) == 0
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["config"]["compile"] is True and len(run["loss"]) == 3

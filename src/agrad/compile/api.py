@@ -180,6 +180,7 @@ class CompiledFunction:
                     "agrad.compile: params= differentiates f's own result; a transform names its own arguments"
                 )
         self.traces: dict[Any, _Entry] = {}
+        self._names: dict[int, list[str]] = {}
         self.last_executor = ""
         self._name = str(getattr(f, "__qualname__", f))
         functools.update_wrapper(self, f)
@@ -228,7 +229,9 @@ class CompiledFunction:
     def _entry(self, args: tuple[Any, ...]) -> tuple[_Entry, list[tuple[str, Any]]]:
         leaves: list[tuple[str, Any]] = []
         key: list[Any] = [len(args)]
-        names = _arg_names(self.spec.fun if self.spec else self.fun, len(args))
+        names = self._names.get(len(args))
+        if names is None:
+            names = self._names[len(args)] = _arg_names(self.spec.fun if self.spec else self.fun, len(args))
         starts = []
         for name, a in zip(names, args):
             starts.append(len(leaves))
@@ -307,21 +310,24 @@ class CompiledFunction:
             if self.params:
                 self._accumulate(grads)
             return self._result(entry, outs, grads)
+        if self.params and self.reduce is None:
+            raise ValueError("agrad.compile: params= with array arguments needs reduce='sum' or 'mean' ")
         np = _numpy()
         shape = _broadcast(leaves)
         size = int(np.prod(shape)) if shape else 1
         flat = [x if type(x) is float else np.broadcast_to(x, shape).reshape(size) for x in values]
         outs, grads = self._program(entry, batched)(flat, caps, size)
         outs = [self._reduce_out(o, shape, size) for o in outs]
-        grads = [self._shape_grad(gr, x, shape, size) for gr, x in zip(grads, self._wrt_values(entry, values))]
-        if self.params:
+        if self.params:  # numbers, reduced over the batch (checked when params= was given)
             self._accumulate(grads)
+            return self._result(entry, outs, grads)
+        grads = [self._shape_grad(gr, x, shape, size) for gr, x in zip(grads, self._wrt_values(entry, values))]
         return self._result(entry, outs, grads)
 
     def _wrt_values(self, entry: _Entry, values: list[Any]) -> list[Any]:
         """The argument (or parameter) each gradient belongs to, to give it that one's shape."""
         if self.spec is None:
-            return [0.0] * len(entry.graph.wrt)  # params: numbers
+            return []  # plain f: no gradients
         s = entry.starts
         return [x for i in _argnums(self.spec.argnums, len(s) - 1) for x in values[s[i] : s[i + 1]]]
 
@@ -348,7 +354,7 @@ class CompiledFunction:
 
     def _accumulate(self, grads: list[Any]) -> None:
         for p, gr in zip(self.params, grads):
-            p.grad = gr if type(p.grad) is float and p.grad == 0.0 else p.grad + gr
+            p.grad += gr
 
     def _result(self, entry: _Entry, outs: list[Any], grads: list[Any]) -> Any:
         kind, tmpl = entry.template

@@ -70,6 +70,7 @@ class _Emitter:
     def __init__(self) -> None:
         self.np = numpy()
         self.lines: list[str] = []
+        self.end: dict[str, int] = {}  # the rows a view may reach, per store (V or S)
         self.ns: dict[str, Any] = {
             "_np": self.np,
             "_npsigmoid": _sigmoid,
@@ -85,13 +86,40 @@ class _Emitter:
         return name
 
     def rows(self, store: str, idx: list[int]) -> str:
-        """Rows ``idx`` of a 2-D store, as a slice where possible."""
-        a = idx[0]
-        if _contiguous(idx):
-            return f"{store}[{a}:{a + len(idx)}]"
+        """Rows ``idx`` of a 2-D store, as a slice (a view) where they are evenly spaced."""
+        a, k = idx[0], len(idx)
+        step = idx[1] - a if k > 1 else 1
+        if step > 0 and all(i == a + j * step for j, i in enumerate(idx)):
+            return f"{store}[{a}:{a + (k - 1) * step + 1}{f':{step}' if step > 1 else ''}]"
         if all(i == a for i in idx):
             return f"{store}[{a}:{a + 1}]"
         return f"{store}[{self.const(self.np.array(idx, dtype=self.np.intp), 'I')}]"
+
+    def matrix(self, store: str, rows: list[list[int]], wide: bool) -> str | None:
+        """Rows ``rows[i][j] = base + i * s + j`` of a store as a (k, m[, B]) view, else None.
+
+        A model's parameters are laid out neuron by neuron, so a layer's weights
+        are such a view. Rows past the end are covered by padding (``self.end``).
+        """
+        k, m = len(rows), len(rows[0])
+        base = rows[0][0]
+        s = rows[1][0] - base if k > 1 else m
+        if s < m or any(r[j] != base + i * s + j for i, r in enumerate(rows) for j in range(m)):
+            return None
+        self.end[store[-1]] = max(self.end.get(store[-1], 0), base + k * s)
+        cut = f"[:, :{m}]" if s != m else ""
+        if wide:
+            return f"{store}[{base}:{base + k * s}].reshape({k}, {s}, B){cut}"
+        return f"{store}[{base}:{base + k * s}, 0].reshape({k}, {s}){cut}"
+
+    def add_matrix(self, store: str, rows: list[list[int]], value: str, wide: bool) -> None:
+        """``store[rows] += value`` for a (k, m[, B]) value."""
+        view = self.matrix(store, rows, wide)
+        if view is not None:  # a reshape is a call, which += cannot target: add through a name
+            self.lines.append(f"    T = {view}; T += {value}")
+            return
+        k, m = len(rows), len(rows[0])
+        self.add_rows(store, [r for rs in rows for r in rs], f"({value}).reshape({k * m}, -1)", "B" if wide else "1")
 
     def add_rows(self, store: str, idx: list[int], value: str, width: str) -> None:
         """``store[idx] += value``, summing over repeated rows."""
@@ -194,7 +222,8 @@ class LevelProgram:
         W = "B" if self.per_sample else "1"
         L = e.lines
         L.append("def _run(a, c, B):")
-        L.append(f"    V = _np.empty(({nv}, B)); S = _np.empty(({ns}, 1))")
+        alloc = [len(L)]  # the lines that allocate; their sizes are filled in at the end
+        L.append("    V = _np.empty((NV, B)); S = _np.empty((NS, 1))")
         b_in = [(j, i) for j, i in enumerate(g.inputs) if i >= 0 and self.bat[i]]
         s_in = [(j, i) for j, i in enumerate(g.inputs) if i >= 0 and not self.bat[i]]
         if b_in:
@@ -212,7 +241,8 @@ class LevelProgram:
                 names, consts = self._operands(e, knd, members)
                 L.append(f"    {dst} = " + to_numpy(fold(forward_expr(op, len(knd)), consts), names))
         if type(g.root) is int:
-            L.append(f"    GV = _np.zeros(({nv}, B)); GS = _np.zeros(({ns}, {W}))")
+            alloc.append(len(L))
+            L.append(f"    GV = _np.zeros((NV, B)); GS = _np.zeros((NS, {W}))")
             r = g.root
             # d(reduced output)/d(root) per sample: 1, or 1/B for a mean; a root that is one
             # number for the whole batch counts B times in a sum.
@@ -226,8 +256,21 @@ class LevelProgram:
                     else:
                         self._backward(e, op, knd, members)
         outs = [self._value(o) if type(o) is int else literal(float(o)) for o in g.outputs]
-        grads = [self._grad(w) for w in g.wrt]
-        L.append(f"    return [{', '.join(outs)}], [{', '.join(grads)}]")
+        # Reduced gradients of numbers are read with one gather, not one float() each.
+        numbers = [w for w in g.wrt if w >= 0 and self.need[w] and not self.bat[w] and not self.per_sample]
+        if numbers:
+            rows = e.const(e.np.array([self.row[w] for w in numbers], dtype=e.np.intp), "I")
+            L.append(f"    gs = GS[{rows}, 0].tolist()")
+        at = {w: f"gs[{j}]" for j, w in enumerate(numbers)}
+        grads = [at.get(w) or self._grad(w) for w in g.wrt]
+        if numbers and len(numbers) == len(g.wrt) and list(at.values()) == grads:
+            L.append(f"    return [{', '.join(outs)}], gs")
+        else:
+            L.append(f"    return [{', '.join(outs)}], [{', '.join(grads)}]")
+        # Padding rows, so a view of a (k, m) block with a row stride may run past the last row.
+        nv_, ns_ = str(max(nv, e.end.get("V", 0))), str(max(ns, e.end.get("S", 0)))
+        for j in alloc:
+            L[j] = L[j].replace("NV", nv_).replace("NS", ns_)
         src = "\n".join(L)
         self.source = src
         exec(compile(src, "<agrad.compile.levels>", "exec"), e.ns)
@@ -239,9 +282,7 @@ class LevelProgram:
     def _grad(self, i: int) -> str:
         if i < 0 or not self.need[i]:
             return "0.0"
-        if self.bat[i] or self.per_sample:
-            return f"{self._store(i, True)}[{self.row[i]}].copy()"
-        return f"float(GS[{self.row[i]}, 0])"
+        return f"{self._store(i, True)}[{self.row[i]}].copy()"
 
     def _operands(
         self, e: _Emitter, knd: tuple[str, ...], members: list[int]
@@ -303,11 +344,28 @@ class LevelProgram:
             return e.const(e.np.array(refs, dtype=float)), None
         rows = [[self.row[int(r)] for r in rs] for rs in refs]
         if knd == "b" and all(r == rows[0] for r in rows):
-            return f"_np.broadcast_to({e.rows('V', rows[0])}, ({len(members)}, {len(positions)}, B))", e.rows(
-                "V", rows[0]
-            )
+            shared = e.rows("V", rows[0])
+            return f"_np.broadcast_to({shared}, ({len(members)}, {len(positions)}, B))", shared
+        view = e.matrix("V" if knd == "b" else "S", rows, knd == "b")
+        if view is not None:
+            return view, None
         idx = e.const(e.np.array(rows, dtype=e.np.intp), "I")
         return (f"V[{idx}]" if knd == "b" else f"S[{idx}, 0]"), None
+
+    def _one_constant(
+        self, e: _Emitter, members: list[int], cols: list[int], n: int, kinds: tuple[str, ...]
+    ) -> tuple[str, float] | None:
+        """For a dot column class of one column whose one side is the same constant for every
+        node (a bias times 1.0): the other side's rows and the constant."""
+        if len(cols) != 1 or "c" not in kinds or kinds == ("c", "c"):
+            return None
+        g = self.graph
+        c, live = (n + cols[0], cols[0]) if kinds[1] == "c" else (cols[0], n + cols[0])
+        vals = {literal(float(g.kids[i][c])) for i in members}
+        if len(vals) != 1:
+            return None
+        store = "V" if (kinds[1] if kinds[0] == "c" else kinds[0]) == "b" else "S"
+        return e.rows(store, [self.row[int(g.kids[i][live])] for i in members]), float(g.kids[members[0]][c])
 
     def _nary_forward(self, e: _Emitter, op: str, knd: tuple[str, ...], members: list[int]) -> str:
         n = len(knd) // 2 if op == "dot" else len(knd)
@@ -316,6 +374,10 @@ class LevelProgram:
             if op == "sum":
                 src, _ = self._side(e, members, cols, kinds[0])
                 parts.append(f"_np.sum({src}, axis=1)" + ("" if kinds[0] == "b" else "[:, None]"))
+                continue
+            one = self._one_constant(e, members, cols, n, kinds)
+            if one is not None:
+                parts.append(one[0] if one[1] == 1.0 else f"({one[0]} * {literal(one[1])})")
                 continue
             (w, _), (x, xrows) = (
                 self._side(e, members, cols, kinds[0]),
@@ -339,6 +401,17 @@ class LevelProgram:
         exprs = vjp_exprs(op, 2 if op == "dot" else 1)
         for kinds, cols in self._columns(op, knd):
             sides = [cols] if op == "sum" else [cols, [n + c for c in cols]]
+            one = self._one_constant(e, members, cols, n, kinds) if op == "dot" else None
+            if one is not None:  # a bias times 1.0: the gradient is g times the constant
+                live = next(p for p, kd in zip(sides, kinds) if kd != "c")
+                if not any(self.need[int(g.kids[i][live[0]])] for i in members):
+                    continue
+                tb = self.bat[int(g.kids[members[0]][live[0]])]
+                h = "G" if tb or self.per_sample or not self.bat[members[0]] else "_np.sum(G, axis=1, keepdims=True)"
+                h = h if one[1] == 1.0 else f"({h} * {literal(one[1])})"
+                rows = [self.row[int(g.kids[i][live[0]])] for i in members]
+                e.add_rows("GV" if tb else "GS", rows, h, "B" if tb or self.per_sample else "1")
+                continue
             mats = [self._side(e, members, p, kd) for p, kd in zip(sides, kinds)]
             for s, (positions, kd) in enumerate(zip(sides, kinds)):
                 if kd == "c" or not any(self.need[int(g.kids[i][p])] for i in members for p in positions):
@@ -374,14 +447,14 @@ class LevelProgram:
             e.lines.append(f"    H = {mats[other][0]}.T @ G")
             e.add_rows(store, targets[:m], "H", width)
             return
-        else:
+        else:  # any other rule: broadcast the columns, then sum over the batch where needed
             names = {"g": "G[:, None, :]"}
             for j, (src, _) in enumerate(mats):
                 names[f"x{j}"] = src if kinds[j] == "b" else f"{src}[:, :, None]"
             last = "B" if (tb or self.per_sample) else "None"
             e.lines.append(f"    H = _fit({to_numpy(expr, names)}, {k}, {m}, {last})")
             e.ns["_fit"] = _fit
-        e.add_rows(store, targets, f"H.reshape({k * m}, -1)", width)
+        e.add_matrix(store, [targets[i * m : (i + 1) * m] for i in range(k)], "H", width == "B")
 
     def __call__(self, a: list[Any], c: list[float], batch: int = 1) -> tuple[list[Any], list[Any]]:
         np = numpy()

@@ -210,6 +210,11 @@ def build_graph(
             g.captured.append(v)
             g.captured_nodes.append(index[v])
     g.inputs = [index.get(p, -1) for p in placeholders]
+    # Captured leaves that are differentiated come first, in the caller's order (a model's
+    # parameters, neuron by neuron), so executors can lay them out as the caller does.
+    rank = {v: j for j, v in enumerate(wrt or []) if v in index and v not in ph}
+    pairs = sorted(zip(g.captured, g.captured_nodes), key=lambda p: rank.get(p[0], len(rank) + p[1]))
+    g.captured, g.captured_nodes = [v for v, _ in pairs], [i for _, i in pairs]
 
     def ref(x: Any) -> int | float:
         if isinstance(x, Value):
