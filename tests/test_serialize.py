@@ -162,6 +162,9 @@ def test_a_changed_digit_is_caught_by_the_checksum(tmp_path: Path) -> None:
         (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": true}}', r"params\['a'\] must be a number"),
         (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": NaN}}', "NaN"),
         (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": 1.0, "a": 2.0}}', "'a' appears twice"),
+        (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": 1' + b"0" * 400 + b"}}", "too large"),
+        (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": 1' + b"0" * 5000 + b"}}", "digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )
 def test_foreign_and_corrupt_files(tmp_path: Path, text: bytes, message: str) -> None:

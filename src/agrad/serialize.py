@@ -131,6 +131,10 @@ def load(path: PathLike) -> dict[str, float]:
         ) from None
     except _Corrupt as e:
         raise ValueError(f"{bad}: {e}") from None
+    except RecursionError:
+        raise ValueError(f"{bad}: its JSON is nested too deeply to be one") from None
+    except ValueError as e:  # what json leaves to int(): a number of more than 4300 digits
+        raise ValueError(f"{bad}: {e}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f'{bad}: it lacks the tag "format": {FORMAT!r}')
     version = doc.get("version")
@@ -146,7 +150,10 @@ def load(path: PathLike) -> dict[str, float]:
         if isinstance(v, str) and v in _SPECIAL:
             out[k] = _SPECIAL[v]
         elif isinstance(v, int | float) and not isinstance(v, bool):
-            out[k] = float(v)
+            try:
+                out[k] = float(v)
+            except OverflowError:  # a JSON integer past 1.8e308; save never writes integers
+                raise ValueError(f"{bad}: params[{k!r}] is an integer too large for a float") from None
         else:
             raise ValueError(f'{bad}: params[{k!r}] must be a number (or "nan", "inf", "-inf"), got {v!r}')
     digest = doc.get("sha256")
