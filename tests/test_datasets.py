@@ -39,6 +39,13 @@ def test_bad_arguments(make: Callable[..., Any]) -> None:
         make(1)
     with pytest.raises(ValueError, match="n_samples"):
         make(10.5)
+    with pytest.raises(ValueError, match=r"n_samples .* sys\.maxsize"):
+        make(10**400)  # refused at once, not an attempt to build that many points
+    spread = "std" if make is make_blobs else "noise"
+    with pytest.raises(ValueError, match="too large for a float"):
+        make(10, **{spread: 10**400})
+    with pytest.raises(ValueError, match="finite"):
+        make(10, **{spread: float("inf")})
     with pytest.raises(TypeError, match="seed"):
         make(10, seed="x")
 

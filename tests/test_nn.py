@@ -104,6 +104,10 @@ def test_bad_sizes_and_inputs() -> None:
         MLP(2, [4, 1], seed=0)([1.0, "2"])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="seed"):
         MLP(2, [1], seed=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"sys\.maxsize"):
+        Neuron(10**400)  # refused at once, not an attempt to build that many weights
+    with pytest.raises(ValueError, match="nout"):
+        Layer(2, 2.0)  # type: ignore[arg-type]
 
 
 def test_int_inputs_become_floats_in_the_graph() -> None:

@@ -97,6 +97,8 @@ def test_a_value_gradient_from_create_graph_is_used_as_its_number() -> None:
         (lambda p: SGD([*p, *p], lr=0.1), "same parameter twice"),
         (lambda p: SGD([1.0], lr=0.1), "Value"),
         (lambda p: SGD(p, lr=True), "lr"),
+        (lambda p: SGD(p, lr=10**400), "too large for a float"),
+        (lambda p: Adam(p, lr=float("inf")), "finite"),
     ],
 )
 def test_bad_hyper_parameters(make: Callable[[list[Value]], Optimizer], message: str) -> None:
@@ -120,6 +122,8 @@ def test_cosine_decay_by_hand() -> None:
     assert at(2) == pytest.approx(0.1 + 0.4 * (1 + math.cos(math.pi / 4)) / 2, rel=1e-15)
     with pytest.raises(ValueError, match="steps"):
         cosine_decay(0.5, 0)
+    with pytest.raises(ValueError, match="lr"):
+        linear_decay(10**400, 10)
 
 
 # -- torch.optim, float64 ---------------------------------------------------------------

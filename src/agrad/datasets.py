@@ -17,19 +17,19 @@ True
 from __future__ import annotations
 
 import math
-import numbers
 import random
+
+from agrad._checks import count, number
 
 Data = tuple[list[list[float]], list[int]]
 
 
-def _check(n_samples: object, noise: object, seed: object, min_samples: int = 2) -> None:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < min_samples:
-        raise ValueError(f"n_samples must be an int >= {min_samples}, got {n_samples!r}")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not float(noise) >= 0.0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+def _check(n_samples: object, noise: object, seed: object, min_samples: int = 2, what: str = "noise") -> float:
+    """Check the arguments every generator takes; returns the noise as a float."""
+    count(n_samples, "n_samples", min_samples)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
+    return number(noise, what, 0.0)
 
 
 def _linspace(start: float, stop: float, n: int, endpoint: bool = True) -> list[float]:
@@ -54,11 +54,11 @@ def make_moons(n_samples: int = 100, noise: float = 0.1, seed: int = 0) -> Data:
     >>> sorted(zip(y, X))
     [(0, [1.0, 0.0]), (1, [0.0, 0.5])]
     """
-    _check(n_samples, noise, seed)
+    sigma = _check(n_samples, noise, seed)
     n_out = n_samples // 2
     outer = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, math.pi, n_out)]
     inner = [(1.0 - math.cos(t), 1.0 - math.sin(t) - 0.5, 1) for t in _linspace(0.0, math.pi, n_samples - n_out)]
-    return _finish(random.Random(seed), outer + inner, float(noise))
+    return _finish(random.Random(seed), outer + inner, sigma)
 
 
 def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5, seed: int = 0) -> Data:
@@ -68,14 +68,13 @@ def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
     >>> sorted(round(math.hypot(*p), 6) for p in X)
     [0.5, 0.5, 1.0, 1.0]
     """
-    _check(n_samples, noise, seed)
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"factor (inner radius / outer radius) must lie in (0, 1), got {factor!r}")
+    sigma = _check(n_samples, noise, seed)
+    factor = number(factor, "factor (inner radius / outer radius)", 0.0, 1.0, hi_open=True)
     n_out = n_samples // 2
     outer = [(math.cos(t), math.sin(t), 0) for t in _linspace(0.0, 2 * math.pi, n_out, endpoint=False)]
     inner_t = _linspace(0.0, 2 * math.pi, n_samples - n_out, endpoint=False)
     inner = [(factor * math.cos(t), factor * math.sin(t), 1) for t in inner_t]
-    return _finish(random.Random(seed), outer + inner, float(noise))
+    return _finish(random.Random(seed), outer + inner, sigma)
 
 
 def make_blobs(
@@ -89,17 +88,20 @@ def make_blobs(
     >>> [y.count(c) for c in range(3)]
     [3, 2, 2]
     """
-    _check(n_samples, std, seed)
-    if isinstance(centers, bool) or not isinstance(centers, int) or not 1 <= centers <= n_samples:
-        raise ValueError(f"centers must be an int from 1 to n_samples ({n_samples}), got {centers!r}")
-    lo, hi = box
-    if not lo < hi:
-        raise ValueError(f"box must be (low, high) with low < high, got {box!r}")
+    sigma = _check(n_samples, std, seed, what="std")
+    count(centers, "centers")
+    if centers > n_samples:
+        raise ValueError(f"centers must be at most n_samples ({n_samples}), got {centers}")
+    if not isinstance(box, tuple | list) or len(box) != 2:
+        raise ValueError(f"box must be a pair (low, high), got {box!r}")
+    lo, hi = number(box[0], "box's low end"), number(box[1], "box's high end")
+    if not lo < hi or math.isinf(hi - lo):
+        raise ValueError(f"box must be (low, high) with low < high, both finite, got {box!r}")
     rng = random.Random(seed)
     where = [(rng.uniform(lo, hi), rng.uniform(lo, hi)) for _ in range(centers)]
     counts = [n_samples // centers + (1 if c < n_samples % centers else 0) for c in range(centers)]
     points = [(cx, cy, c) for c, ((cx, cy), k) in enumerate(zip(where, counts)) for _ in range(k)]
-    return _finish(rng, points, float(std))
+    return _finish(rng, points, sigma)
 
 
 def make_spirals(n_samples: int = 100, classes: int = 2, noise: float = 0.2, turn: float = 4.0, seed: int = 0) -> Data:
@@ -112,15 +114,15 @@ def make_spirals(n_samples: int = 100, classes: int = 2, noise: float = 0.2, tur
     >>> sorted(set(y)), max(round(math.hypot(*p), 6) for p in X)
     ([0, 1, 2], 1.0)
     """
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
-        raise ValueError(f"classes must be an int >= 2, got {classes!r}")
-    _check(n_samples, noise, seed, min_samples=2 * classes)
+    count(classes, "classes", 2)
+    sigma = _check(n_samples, noise, seed, min_samples=2 * classes)
+    turn = number(turn, "turn")
     rng = random.Random(seed)
     points = []
     for j in range(classes):
         m = n_samples // classes + (1 if j < n_samples % classes else 0)
         for r in _linspace(0.0, 1.0, m):
-            t = 2 * math.pi * j / classes + turn * r + rng.gauss(0.0, noise)
+            t = 2 * math.pi * j / classes + turn * r + rng.gauss(0.0, sigma)
             points.append((r * math.sin(t), r * math.cos(t), j))
     return _finish(rng, points, 0.0)
 

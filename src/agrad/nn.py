@@ -25,6 +25,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agrad._checks import count
 from agrad.value import Value, dot, relu, sigmoid, tanh
 
 Seed = int | random.Random | None
@@ -53,12 +54,6 @@ def _activation(nonlin: Nonlin) -> str | None:
     if isinstance(nonlin, str) and nonlin in _ACTIVATIONS:
         return nonlin
     raise ValueError(f"nonlin must be one of 'relu', 'tanh', 'sigmoid', None (or True/False), got {nonlin!r}")
-
-
-def _size(n: object, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{what} must be a positive int, got {n!r}")
-    return n
 
 
 class Module:
@@ -179,7 +174,7 @@ class Neuron(Module):
     """
 
     def __init__(self, nin: int, nonlin: Nonlin = "relu", seed: Seed = None) -> None:
-        _size(nin, "nin")
+        count(nin, "nin")
         uniform = (_rng(seed) or random).uniform
         self.w = [Value(uniform(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
@@ -224,7 +219,7 @@ class Layer(Module):
     """
 
     def __init__(self, nin: int, nout: int, nonlin: Nonlin = "relu", seed: Seed = None) -> None:
-        _size(nout, "nout")
+        count(nout, "nout")
         rng = _rng(seed)
         self.neurons = [Neuron(nin, nonlin, rng) for _ in range(nout)]
 
@@ -258,7 +253,7 @@ class MLP(Module):
         if not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         rng = _rng(seed)
-        sizes = [_size(nin, "nin"), *(_size(n, "each layer size in nouts") for n in nouts)]
+        sizes = [count(nin, "nin"), *(count(n, "each layer size in nouts") for n in nouts)]
         act = _activation(nonlin)
         last = len(nouts) - 1
         self.layers = [Layer(sizes[i], sizes[i + 1], act if i != last else None, rng) for i in range(len(nouts))]

@@ -22,19 +22,15 @@ A training step, as in micrograd's demo::
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Iterable
 
+from agrad._checks import count, number
 from agrad.value import Value
 
 
-def _hyper(x: object, name: str, lo: float = 0.0, hi: float = math.inf, hi_open: bool = False) -> float:
-    """A hyper-parameter as float, checked against [lo, hi] (or [lo, hi))."""
-    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and lo <= float(x) and float(x) <= hi
-    if not ok or (hi_open and float(x) >= hi):  # type: ignore[arg-type]
-        span = f"[{lo}, {hi})" if hi_open else f"[{lo}, {hi}]"
-        raise ValueError(f"{name} must be a number in {span}, got {x!r}")
-    return float(x)  # type: ignore[arg-type]
+def _hyper(x: object, name: str, hi: float = math.inf, hi_open: bool = False) -> float:
+    """A hyper-parameter as float: never negative, at most hi (or below it)."""
+    return number(x, name, 0.0, hi, hi_open)
 
 
 class Optimizer:
@@ -208,7 +204,7 @@ def linear_decay(lr: float, steps: int, end_factor: float = 0.1) -> Callable[[in
     >>> at(0), at(50), at(100) == at(200) == 1.0 - 0.9 * 100 / 100
     (1.0, 0.55, True)
     """
-    lr, n = _hyper(lr, "lr"), _steps(steps)
+    lr, n = _hyper(lr, "lr"), count(steps, "steps")
     drop = 1.0 - _hyper(end_factor, "end_factor")
     return lambda k: lr * (1.0 - drop * min(k, n) / n)
 
@@ -220,15 +216,9 @@ def cosine_decay(lr: float, steps: int, min_lr: float = 0.0) -> Callable[[int], 
     >>> at(0), round(at(5), 12), at(10)
     (1.0, 0.5, 0.0)
     """
-    lr, n = _hyper(lr, "lr"), _steps(steps)
+    lr, n = _hyper(lr, "lr"), count(steps, "steps")
     lo = _hyper(min_lr, "min_lr")
     return lambda k: lo + (lr - lo) * (1.0 + math.cos(math.pi * min(k, n) / n)) / 2.0
-
-
-def _steps(steps: object) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    return steps
 
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "cosine_decay", "linear_decay"]
