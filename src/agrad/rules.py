@@ -14,6 +14,7 @@ an operand that is a constant float is ignored.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,8 +78,9 @@ def powc_jvp(d: tuple[X, ...], out: X, x: X, c: float) -> X: return d[0] * c * _
 # x ** y with both sides live. d/dy = out * log(x) is nan for x <= 0; PyTorch
 # makes it 0 where x == 0 and y >= 0 (out is 0 or 1 there, and flat in y).
 def _dpow_dy(out: X, x: X, y: X) -> X: return out * log(x) if _d(x) != 0 or _d(y) < 0 else 0.0 * out
-# d/dx = y * x ** (y - 1) is masked to 0 where y == 0, as for x ** c above.
-def _dpow_dx(x: X, y: X) -> X: return y * _pow(x, y - 1) if _d(y) != 0 else 0.0 * y
+# d/dx = y * x ** (y - 1) is masked to 0 where y == 0 and x ** -1 is not finite (x = 0, tiny or nan), as
+# PyTorch does; only there: masking every y == 0 would also zero d2/dxdy = x ** -1 (1 at x = 1, y = 0).
+def _dpow_dx(x: X, y: X) -> X: return y * _pow(x, y - 1) if _d(y) != 0 or math.isfinite(K.pow(_d(x), -1.0)) else 0.0 * y
 def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
 def pow_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * _dpow_dx(x, y) + d[1] * _dpow_dy(out, x, y)
 
