@@ -175,17 +175,8 @@ def test_the_public_api_is_covered() -> None:
 # Known failures in modules owned by other issues, reported to their owners. strict=True: the day
 # one is fixed, its XPASS fails the run, and the entry must go.
 _HUGE = "an int too large for a float (10**400) escapes as OverflowError, not ValueError"
-_HANG = "a size of 10**400 is not refused: it tries to build that many Values and hangs"
 KNOWN: dict[str, str] = {
-    "agrad.datasets.make_blobs": _HANG,
-    "agrad.datasets.make_circles": _HUGE,
-    "agrad.datasets.make_moons": _HUGE,
-    "agrad.datasets.make_spirals": _HUGE,
     "agrad.explain": _HUGE + " (as backward's gradient)",
-    "agrad.nn.Layer": _HANG,
-    "agrad.nn.Neuron": _HANG,
-    "agrad.optim.cosine_decay": _HUGE,
-    "agrad.optim.linear_decay": _HUGE,
 }
 
 

@@ -13,9 +13,10 @@ must match
 - central differences of the mpmath program at 50 digits, which are exact to
   far more digits than float64 holds, so they measure agrad's float error.
 
-The tolerance is relative to the size of the derivatives, and never tighter
-than a few times PyTorch's own distance to the exact answer: agrad must be as
-accurate as PyTorch, not bit-identical to it.
+The tolerance is relative to the size of the derivatives, loosened (up to a
+cap) where PyTorch's float64 answer is itself that far from the exact one:
+agrad must be as accurate as PyTorch, not bit-identical to it; and where
+PyTorch is right, agrad must agree with it.
 
 On failure Hypothesis prints the graph as a Python program (the reproducer).
 Run the long profile with ``HYPOTHESIS_PROFILE=long pytest tests/test_trust_gradients.py``.
@@ -23,6 +24,7 @@ Run the long profile with ``HYPOTHESIS_PROFILE=long pytest tests/test_trust_grad
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +33,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opinfo import OPS, OpInfo
-from strategies import MAX_DEPTH, Graph, agrad_leaves, graphs, mp_eval, trust_settings
+from strategies import MAX_DEPTH, Graph, Node, agrad_leaves, graphs, mp_eval, trust_settings
 
 import agrad
 from agrad.rules import RULES
@@ -42,6 +44,7 @@ DPS = 50
 H1 = mpmath.mpf("1e-20")  # first differences: truncation ~1e-40, rounding ~1e-30 at 50 digits
 H2 = mpmath.mpf("1e-12")  # second differences: truncation ~1e-24, rounding ~1e-26
 RTOL = 1e-8
+CAP = 1e-6
 
 
 # -- oracles --------------------------------------------------------------------
@@ -159,17 +162,24 @@ def hvp_reverse_over_forward(g: Graph, v: Sequence[float]) -> list[float]:
 
 
 def assert_close(what: str, got: Sequence[float], exact: Sequence[Any], torch_got: Sequence[float] | None) -> None:
-    """|got - exact| within RTOL of the largest derivative, or of a few times PyTorch's own error."""
+    """agrad within RTOL of the exact answer, relative to the largest derivative, and, where PyTorch
+    is right, within RTOL of PyTorch too.
+
+    Where PyTorch is off by more than RTOL (ill-conditioned float arithmetic) agrad may be off by up
+    to 16x as much, but never by more than CAP: a larger miss is a wrong derivative, in agrad or in
+    PyTorch, and the exact answer decides which (at x ** y with y = 0 PyTorch's Hessian is wrong).
+    """
     scale = max([1.0] + [abs(float(e)) for e in exact])
     for i, (a, e) in enumerate(zip(got, exact)):
-        err = abs(a - float(e)) if a == a else float("inf")
-        allowed = RTOL * scale
-        if torch_got is not None:
-            allowed = max(allowed, 16 * abs(torch_got[i] - float(e)))
-        t = "" if torch_got is None else f", torch {torch_got[i]!r}"
-        assert err <= allowed, (
-            f"{what}[{i}]: agrad {a!r}, exact {mpmath.nstr(e, 20)}{t}; error {err:.3g} > {allowed:.3g}"
-        )
+        ef = float(e)
+        err = abs(a - ef) if a == a else math.inf
+        t = math.nan if torch_got is None else torch_got[i]
+        t_err = abs(t - ef)
+        allowed = RTOL * scale + (min(16 * t_err, CAP * scale) if t_err == t_err else 0.0)
+        msg = f"{what}[{i}]: agrad {a!r}, exact {mpmath.nstr(e, 20)}, torch {t!r}"
+        assert err <= allowed, f"{msg}; error {err:.3g} > {allowed:.3g}"
+        if t_err <= RTOL * scale:
+            assert abs(a - t) <= 2 * RTOL * scale, f"{msg}; agrad and torch differ by {abs(a - t):.3g}"
 
 
 def check_graph(g: Graph, order: int) -> None:
@@ -183,8 +193,7 @@ def check_graph(g: Graph, order: int) -> None:
         exact_val = mp_eval(g, g.inputs)
     assert_close("value", [out.data], [exact_val], [t_val])
     exact_grad = mp_gradient(g)
-    assert_close("gradient vs mpmath", grad, exact_grad, t_grad)
-    assert_close("gradient vs torch", grad, t_grad, None)
+    assert_close("gradient", grad, exact_grad, t_grad)
 
     # the function transforms see the graph as a function of its inputs
     def f(*args: Any) -> Any:
@@ -207,8 +216,7 @@ def check_graph(g: Graph, order: int) -> None:
         exact_hess = mp_hessian(g)
         hess = agrad_hessian(g)
         for i in range(len(xs)):
-            assert_close(f"hessian row {i} vs mpmath", hess[i], exact_hess[i], t_hess[i])
-            assert_close(f"hessian row {i} vs torch", hess[i], t_hess[i], None)
+            assert_close(f"hessian row {i}", hess[i], exact_hess[i], t_hess[i])
         v = directions[-1]
         exact_hv = [mpmath.fsum(h * vj for h, vj in zip(row, v)) for row in exact_hess]
         torch_hv = [sum(h * vj for h, vj in zip(row, v)) for row in t_hess]
@@ -271,6 +279,22 @@ def test_deep_graphs_first_order(g: Graph) -> None:
 @trust_settings(500)
 @given(g=graphs(max_ops=12, max_inputs=3))
 def test_random_graphs_second_order(g: Graph) -> None:
+    check_graph(g, order=2)
+
+
+EXACT_POINTS = [
+    Graph((1.0, 0.0), (Node("pow[x**y]", (0, 1)),)),  # d2/dxdy = 1, though dx = 0 there
+    Graph((2.5, 0.0), (Node("pow[x**y]", (0, 1)),)),
+    Graph((0.0,), (Node("pow[c**y]", (2.0, 0)),)),
+    Graph((0.0, 1.0), (Node("pow[x**y]", (1, 0)),)),
+    Graph((0.0,), (Node("**[int]", (0, 2.0)),)),
+    Graph((1.0, 0.0), (Node("*", (0, 1)), Node("exp", (2,)))),
+]
+
+
+@pytest.mark.parametrize("g", EXACT_POINTS, ids=[g.source().splitlines()[-2] for g in EXACT_POINTS])
+def test_second_order_at_exact_points(g: Graph) -> None:
+    """Points a float sampler rarely hits exactly, such as a zero exponent."""
     check_graph(g, order=2)
 
 
