@@ -53,6 +53,9 @@ NAMESPACE: dict[str, Any] = {
     "_ksqrt": K.sqrt,
     "_ksin": K.sin,
     "_kcos": K.cos,
+    "_isfinite": math.isfinite,
+    "_isnan": math.isnan,
+    "_isinf": math.isinf,
     "_inf": math.inf,
     "_nan": math.nan,
 }

@@ -71,6 +71,7 @@ class _Emitter:
         self.np = numpy()
         self.lines: list[str] = []
         self.end: dict[str, int] = {}  # the rows a view may reach, per store (V or S)
+        self.written: dict[str, set[int]] = {}  # gradient rows that hold a value so far
         self.ns: dict[str, Any] = {
             "_np": self.np,
             "_npsigmoid": _sigmoid,
@@ -116,27 +117,46 @@ class _Emitter:
         """``store[rows] += value`` for a (k, m[, B]) value."""
         view = self.matrix(store, rows, wide)
         if view is not None:  # a reshape is a call, which += cannot target: add through a name
-            self.lines.append(f"    T = {view}; T += {value}")
+            op = self._first(store, [r for rs in rows for r in rs])
+            self.lines.append(f"    T = {view}; T{'[...]' if op == '=' else ''} {op} {value}")
             return
         k, m = len(rows), len(rows[0])
         self.add_rows(store, [r for rs in rows for r in rs], f"({value}).reshape({k * m}, -1)", "B" if wide else "1")
 
+    def _first(self, store: str, idx: list[int]) -> str:
+        """``=`` if no row of idx holds a gradient yet, else ``+=`` (after zeroing the new rows).
+
+        Gradient stores are allocated empty: the first contribution to a row is
+        written, not added, which saves a pass of zeros over the whole batch.
+        """
+        done = self.written.setdefault(store, set())
+        fresh = sorted(set(idx) - done)
+        done.update(idx)
+        if len(fresh) == len(idx):
+            return "="
+        if fresh:
+            self.lines.append(f"    {self.rows(store, fresh)} = 0.0")
+        return "+="
+
     def add_rows(self, store: str, idx: list[int], value: str, width: str) -> None:
         """``store[idx] += value``, summing over repeated rows."""
         np = self.np
-        if _contiguous(idx) or len(set(idx)) == len(idx):
-            self.lines.append(f"    {self.rows(store, idx)} += {value}")
+        if len(set(idx)) == len(idx):
+            op = self._first(store, idx)
+            self.lines.append(f"    {self.rows(store, idx)} {op} {value}")
             return
         arr = np.array(idx, dtype=np.intp)
+        uniq, inv = np.unique(arr, return_inverse=True)
+        op = self._first(store, uniq.tolist())
+        u = self.const(uniq, "I")
         if width == "1":
-            name = self.const(arr, "I")
-            self.lines.append(f"    {store}[:, 0] += _np.bincount({name}, _np.ravel({value}), {store}.shape[0])")
+            i = self.const(inv, "I")
+            self.lines.append(f"    {store}[{u}, 0] {op} _np.bincount({i}, _np.ravel({value}), {len(uniq)})")
             return
         order = np.argsort(arr, kind="stable")
-        sorted_ = arr[order]
-        starts = np.flatnonzero(np.r_[True, sorted_[1:] != sorted_[:-1]])
-        o, s, u = self.const(order, "I"), self.const(starts, "I"), self.const(sorted_[starts], "I")
-        self.lines.append(f"    {store}[{u}] += _np.add.reduceat(({value})[{o}], {s}, axis=0)")
+        starts = np.flatnonzero(np.r_[True, arr[order][1:] != arr[order][:-1]])
+        o, s = self.const(order, "I"), self.const(starts, "I")
+        self.lines.append(f"    {store}[{u}] {op} _np.add.reduceat(({value})[{o}], {s}, axis=0)")
 
 
 class LevelProgram:
@@ -242,13 +262,14 @@ class LevelProgram:
                 L.append(f"    {dst} = " + to_numpy(fold(forward_expr(op, len(knd)), consts), names))
         if type(g.root) is int:
             alloc.append(len(L))
-            L.append(f"    GV = _np.zeros((NV, B)); GS = _np.zeros((NS, {W}))")
+            L.append(f"    GV = _np.empty((NV, B)); GS = _np.empty((NS, {W}))")
             r = g.root
             # d(reduced output)/d(root) per sample: 1, or 1/B for a mean; a root that is one
             # number for the whole batch counts B times in a sum.
             seed = "1.0 / B" if self.reduce == "mean" and self.bat[r] else "1.0"
             seed = "B" if self.reduce == "sum" and not self.bat[r] else seed
             L.append(f"    {self._store(r, True)}[{self.row[r]}] = {seed}")
+            e.written[self._store(r, True)] = {self.row[r]}
             for (_, op, knd, _, need), members in reversed(self.groups):
                 if need:
                     if op in NARY:

@@ -40,7 +40,7 @@ class Cond:
 
     __slots__ = ("args", "op")
 
-    def __init__(self, op: str, args: tuple[Expr, Expr]) -> None:
+    def __init__(self, op: str, args: tuple[Expr, ...]) -> None:  # a comparison, or a test such as isfinite
         self.op, self.args = op, args
 
     def __bool__(self) -> bool:
@@ -169,15 +169,63 @@ def make(op: str, args: tuple[Expr, ...]) -> Sym | float:
     return Sym(op, args)
 
 
+def _shape(e: Expr) -> Any:
+    """A hashable picture of an expression: equal pictures compute the same thing."""
+    if isinstance(e, Sym | Cond):
+        return (e.op, *[_shape(a) for a in e.args])
+    return repr(e)  # a float (repr tells -0.0 from 0.0) or a slot name
+
+
 def _same(a: Expr, b: Expr) -> bool:
-    if type(a) is float and type(b) is float:
-        return (a == b and math.copysign(1.0, a) == math.copysign(1.0, b)) or (a != a and b != b)
-    return a is b
+    return a is b or _shape(a) == _shape(b)
 
 
 def where(cond: Cond, a: Expr, b: Expr) -> Expr:
     """``a if cond else b``; a no-op when both branches are the same expression."""
     return a if _same(a, b) else Sym("where", (cond, a, b))
+
+
+class _Module:
+    """A stand-in for ``math`` or ``agrad.kernels`` inside the rule table while it runs on symbols.
+
+    Rules may test their operands with plain-number functions, such as
+    ``math.isfinite(K.pow(x, -1.0))``. On numbers these stay the real functions;
+    given a symbol they build the expression (or the condition) instead.
+    """
+
+    def __init__(self, module: Any, ops: dict[str, Callable[..., Any]]) -> None:
+        self._module, self._ops = module, ops
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._module, name)
+        sym = self._ops.get(name)
+        if sym is None:
+            return real
+
+        def fn(*args: Any) -> Any:
+            return sym(*args) if any(isinstance(a, Sym) for a in args) else real(*args)
+
+        return fn
+
+
+def _sym_op(op: str) -> Callable[..., Any]:
+    return lambda *args: make(op, tuple(_c(a) for a in args))
+
+
+_KERNELS = _Module(
+    K,
+    {
+        name: _sym_op(name)
+        for name in ("div", "pow", "exp", "log", "sqrt", "sin", "cos", "sigmoid", "softplus", "tanh", "relu")
+    },
+)
+
+
+def _test(op: str) -> Callable[[Any], Cond]:
+    return lambda x: Cond(op, (x,))
+
+
+_MATH = _Module(math, {name: _test(name) for name in ("isfinite", "isnan", "isinf")})
 
 
 def explore(fn: Callable[[], Sequence[Expr]]) -> tuple[Expr, ...]:
@@ -187,8 +235,15 @@ def explore(fn: Callable[[], Sequence[Expr]]) -> tuple[Expr, ...]:
     >>> to_python(relu_grad, {"g": "g", "x0": "x"})
     '((g * 0.0) if (x <= 0.0) else g)'
     """
+    import agrad.rules as rules
+
     with _lock:
-        return _explore(fn, ())
+        saved = rules.math, rules.K
+        rules.math, rules.K = _MATH, _KERNELS  # type: ignore[assignment]
+        try:
+            return _explore(fn, ())
+        finally:
+            rules.math, rules.K = saved
 
 
 def _explore(fn: Callable[[], Sequence[Expr]], prefix: tuple[bool, ...]) -> tuple[Expr, ...]:
@@ -283,6 +338,9 @@ def fold(e: Expr, consts: dict[str, float]) -> Expr:
 
 def fold_cond(c: Cond, consts: dict[str, float]) -> Cond | bool:
     """A condition with constants filled in: a bool once both sides are numbers."""
+    if len(c.args) == 1:
+        a = fold(c.args[0], consts)
+        return bool(getattr(math, c.op)(a)) if type(a) is float else Cond(c.op, (a,))
     a, b = fold(c.args[0], consts), fold(c.args[1], consts)
     if type(a) is float and type(b) is float:
         return _CMP[c.op](a, b)
@@ -367,6 +425,8 @@ def _py_pow(a: str, b: Expr, bs: str, safe: bool) -> str:
 def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = False) -> str:
     """e as source text, with slots replaced by ``names`` and ops from ``table``."""
     if isinstance(e, Cond):
+        if len(e.args) == 1:
+            return f"{'_np.' if table is _NP else '_'}{e.op}({render(e.args[0], names, table, safe)})"
         return f"({render(e.args[0], names, table, safe)} {e.op} {render(e.args[1], names, table, safe)})"
     if not isinstance(e, Sym):
         return literal(e)
