@@ -235,15 +235,16 @@ def explore(fn: Callable[[], Sequence[Expr]]) -> tuple[Expr, ...]:
     >>> to_python(relu_grad, {"g": "g", "x0": "x"})
     '((g * 0.0) if (x <= 0.0) else g)'
     """
-    import agrad.rules as rules
+    import agrad.rules
 
+    table = vars(agrad.rules)  # the rules look math and K up here at each call
     with _lock:
-        saved = rules.math, rules.K
-        rules.math, rules.K = _MATH, _KERNELS  # type: ignore[assignment]
+        saved = table["math"], table["K"]
+        table["math"], table["K"] = _MATH, _KERNELS
         try:
             return _explore(fn, ())
         finally:
-            rules.math, rules.K = saved
+            table["math"], table["K"] = saved
 
 
 def _explore(fn: Callable[[], Sequence[Expr]], prefix: tuple[bool, ...]) -> tuple[Expr, ...]:
