@@ -5,7 +5,8 @@ on 100 two-moons points, full batch, SVM max-margin loss + L2 (alpha 1e-4),
 zero_grad, backward, and an SGD update with lr = 1.0 - 0.9 k / steps. Both
 engines start from the same weights (random.seed before building each) and
 see the same points; the garbage collector stays on. Reports min and median
-seconds per step over repeats, the ratio, and each step's graph size.
+seconds per step over repeats, the ratio, and each step's graph size; then the
+same with the collector off during each step, to show what it costs each engine.
 
     python benchmarks/bench_moons.py [--steps 5] [--repeats 3]
 """
@@ -13,6 +14,7 @@ seconds per step over repeats, the ratio, and each step's graph size.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import sys
@@ -73,12 +75,18 @@ def agrad_step(X: list[list[float]], y: list[int]) -> Callable[[int, int], tuple
     return step
 
 
-def time_steps(step: Callable[[int, int], tuple[float, Any]], steps: int) -> tuple[list[float], list[float], int]:
+def time_steps(
+    step: Callable[[int, int], tuple[float, Any]], steps: int, gc_on: bool
+) -> tuple[list[float], list[float], int]:
     times, losses, nodes = [], [], 0
     for k in range(steps):
+        if not gc_on:
+            gc.collect()  # untimed: free the last step's garbage (micrograd's cycles) before the clock starts
+            gc.disable()
         t0 = time.perf_counter()
         loss, root = step(k, steps)
         times.append(time.perf_counter() - t0)
+        gc.enable()
         losses.append(loss)
         nodes = count_nodes(root)
     return times, losses, nodes
@@ -94,29 +102,31 @@ def main() -> None:
     X, labels = agrad.datasets.make_moons(100, noise=0.1, seed=SEED)
     y = [2 * c - 1 for c in labels]
     engines = {"agrad": agrad_step, "micrograd": micrograd_step}
-    times: dict[str, list[float]] = {name: [] for name in engines}
-    losses: dict[str, list[float]] = {}
-    nodes: dict[str, int] = {}
-    for _ in range(args.repeats):
-        for name, make in engines.items():
-            t, losses[name], nodes[name] = time_steps(make(X, y), args.steps)
-            times[name] += t
     print(
         f"micrograd's demo step: MLP(2, [16, 16, 1]), 100 moons, max-margin + L2, full batch, SGD; "
-        f"{args.steps} steps x {args.repeats} repeats, gc on, Python {sys.version.split()[0]}"
+        f"{args.steps} steps x {args.repeats} repeats, Python {sys.version.split()[0]}"
     )
-    for name in engines:
-        t = times[name]
-        print(
-            f"  {name:10s} min {min(t) * 1e3:8.1f} ms   median {statistics.median(t) * 1e3:8.1f} ms"
-            f"   nodes/step {nodes[name]:6d}   final loss {losses[name][-1]:.12f}"
-        )
-    a, m = times["agrad"], times["micrograd"]
-    print(
-        f"  agrad is {min(m) / min(a):.1f}x faster (min), {statistics.median(m) / statistics.median(a):.1f}x (median)"
-    )
+    # gc on is the benchmark; gc off shows how much of each engine's time the cycle collector takes
+    for gc_on in (True, False):
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        losses: dict[str, list[float]] = {}
+        nodes: dict[str, int] = {}
+        for _ in range(args.repeats):
+            for name, make in engines.items():
+                t, losses[name], nodes[name] = time_steps(make(X, y), args.steps, gc_on)
+                times[name] += t
+        print(f" gc {'on (the benchmark)' if gc_on else 'off during the step (for comparison)'}:")
+        for name in engines:
+            t = times[name]
+            print(
+                f"  {name:10s} min {min(t) * 1e3:8.1f} ms   median {statistics.median(t) * 1e3:8.1f} ms"
+                f"   nodes/step {nodes[name]:6d}   final loss {losses[name][-1]:.12f}"
+            )
+        a, m = times["agrad"], times["micrograd"]
+        med = statistics.median(m) / statistics.median(a)
+        print(f"  agrad is {min(m) / min(a):.1f}x faster (min), {med:.1f}x (median)")
     gap = max(abs(p - q) for p, q in zip(losses["agrad"], losses["micrograd"]))
-    print(f"  largest loss difference between the engines over the steps: {gap:.1e} (same weights, same data)")
+    print(f" largest loss difference between the engines over the steps: {gap:.1e} (same weights, same data)")
 
 
 if __name__ == "__main__":
