@@ -107,6 +107,13 @@ def test_out_must_be_a_folder(tmp_path: Path) -> None:
     assert r.returncode == 2 and "not a folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+def test_an_output_folder_that_cannot_be_made_fails_before_training(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    r = agrad_cmd("demo", "--out", str(tmp_path / "file" / "sub"))
+    assert r.returncode == 1 and "final accuracy" not in r.stdout
+    assert len(r.stderr.strip().splitlines()) == 1 and "could not write" in r.stderr
+
+
 def test_help_and_no_command() -> None:
     r = agrad_cmd("train", "--help")
     assert r.returncode == 0

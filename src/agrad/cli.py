@@ -462,6 +462,7 @@ def run(cfg: Config, quiet: bool = False) -> int:
         f"training an MLP with hidden layers {cfg.hidden} on {cfg.samples} {cfg.dataset} points:"
         f" {cfg.optimizer}, lr {_lr(cfg)} ({cfg.schedule} schedule), {cfg.steps} steps, seed {cfg.seed}"
     )
+    os.makedirs(cfg.out, exist_ok=True)  # before training, so a folder we cannot make costs no time
     progress = _Progress(cfg.steps, quiet)
     try:
         r = train(cfg, progress)
@@ -471,7 +472,6 @@ def run(cfg: Config, quiet: bool = False) -> int:
         f"final accuracy {r.final_accuracy:.1%} (loss {r.losses[-1]:.4f}) after {cfg.steps} steps"
         f" in {r.seconds:.1f} s ({1000 * r.seconds / cfg.steps:.0f} ms/step)"
     )
-    os.makedirs(cfg.out, exist_ok=True)
     files = [os.path.join(cfg.out, "model.json"), os.path.join(cfg.out, "run.json")]
     save(r.model.state_dict(), files[0])
     record = {
