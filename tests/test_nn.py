@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 from conftest import needs_torch
@@ -306,3 +307,37 @@ def test_forward_mode_through_a_model_matches_reverse_mode() -> None:
     fwd = agrad.jacfwd(f)(0.3, -0.4)
     rev = agrad.grad(f, argnums=(0, 1))(0.3, -0.4)
     assert [float(v) for v in fwd] == pytest.approx([float(v) for v in rev], rel=1e-13)
+
+
+def _demo(value_cls: Any, mlp_cls: Any, X: list[list[float]], y: list[int], steps: int) -> list[float]:
+    """micrograd's demo notebook's training loop, verbatim but for the two classes it is given."""
+    random.seed(1337)
+    model = mlp_cls(2, [16, 16, 1])
+    out = []
+    for k in range(steps):
+        inputs = [list(map(value_cls, xrow)) for xrow in X]
+        scores = list(map(model, inputs))
+        losses = [(1 + -yi * scorei).relu() for yi, scorei in zip(y, scores)]
+        data_loss = sum(losses) * (1.0 / len(losses))
+        alpha = 1e-4
+        reg_loss = alpha * sum(p * p for p in model.parameters())
+        total_loss = data_loss + reg_loss
+        model.zero_grad()
+        total_loss.backward()
+        learning_rate = 1.0 - 0.9 * k / steps
+        for p in model.parameters():
+            p.data -= learning_rate * p.grad
+        out.append(total_loss.data)
+    return out
+
+
+def test_micrograds_demo_code_runs_unchanged_and_follows_micrograd() -> None:
+    mg = pytest.importorskip("micrograd.nn")
+    from micrograd.engine import Value as MgValue
+
+    X, labels = agrad.datasets.make_moons(40, noise=0.1, seed=1)
+    y = [2 * c - 1 for c in labels]
+    ours = _demo(Value, MLP, X, y, steps=6)
+    theirs = _demo(MgValue, mg.MLP, X, y, steps=6)
+    assert ours == pytest.approx(theirs, rel=1e-12)
+    assert ours[-1] < ours[0]
