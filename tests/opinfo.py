@@ -78,7 +78,11 @@ class OpInfo:
         return f"{self.name}[{self.variant}]" if self.variant else self.name
 
     def __repr__(self) -> str:
-        return f"OPS[{self.id!r}]"
+        return f"BY_ID[{self.id!r}]"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """Hypothesis prints examples with this: the row's name, not all its fields."""
+        p.text(repr(self))
 
 
 # -- references ---------------------------------------------------------------

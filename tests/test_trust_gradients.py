@@ -298,6 +298,44 @@ def test_second_order_at_exact_points(g: Graph) -> None:
     check_graph(g, order=2)
 
 
+@trust_settings(150)
+@given(g=graphs(max_ops=30))
+def test_compiled_graphs_first_order(g: Graph) -> None:
+    """agrad.compile(value_and_grad(f)) as generated Python and as NumPy over a batch: same oracles."""
+    np = pytest.importorskip("numpy")
+    n = len(g.inputs)
+
+    def f(*args: Any) -> Any:
+        return g.evaluate("agrad", args)
+
+    t_val, t_grad, _ = torch_derivatives(g, 1)
+    with mpmath.workdps(DPS):
+        exact_val = mp_eval(g, g.inputs)
+    exact_grad = mp_gradient(g)
+    vg = agrad.value_and_grad(f, argnums=tuple(range(n)))
+    val, grad = agrad.compile(vg, executor="python")(*g.inputs)
+    assert_close("compiled (python) value", [val], [exact_val], [t_val])
+    assert_close("compiled (python) gradient", list(grad), exact_grad, t_grad)
+    batch = 3
+    vals, grads = agrad.compile(vg, executor="numpy")(*[np.full(batch, x) for x in g.inputs])
+    for k in range(batch):
+        assert_close(f"compiled (numpy) value [{k}]", [float(vals[k])], [exact_val], [t_val])
+        assert_close(f"compiled (numpy) gradient [{k}]", [float(gi[k]) for gi in grads], exact_grad, t_grad)
+
+
+@pytest.mark.xfail(strict=True, reason="agrad.compile NumPy executor: dot with one node twice -> matmul shape error")
+def test_compiled_dot_with_a_repeated_operand() -> None:
+    """Found by the graph strategy: the NumPy executor and a node that appears twice in one dot."""
+    np = pytest.importorskip("numpy")
+
+    def f(x: Any) -> Any:
+        e = agrad.exp(x)
+        return agrad.dot([1.0, 2.0], [e, e])
+
+    vals, grads = agrad.compile(agrad.value_and_grad(f), executor="numpy")(np.full(3, 0.5))
+    assert np.allclose(vals, 3 * math.exp(0.5)) and np.allclose(grads, 3 * math.exp(0.5))
+
+
 def test_strategy_reaches_every_op_and_depth_50() -> None:
     """The strategy is not vacuous: over a fixed sample it uses every op and reaches depth 50."""
     seen: set[str] = set()
