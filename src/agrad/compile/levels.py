@@ -27,10 +27,11 @@ of one Python function, so a call runs no interpreter of its own.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from agrad.compile.symbolic import Expr, Sym, fold, forward_expr, literal, to_numpy, vjp_exprs
+from agrad.compile.symbolic import Expr, Sym, fold, forward_expr, literal, to_numpy, to_numpy_into, vjp_exprs
 from agrad.compile.trace import Graph
 
 NARY = ("sum", "dot")
@@ -138,12 +139,22 @@ class _Emitter:
             self.lines.append(f"    {self.rows(store, fresh)} = 0.0")
         return "+="
 
-    def add_rows(self, store: str, idx: list[int], value: str, width: str) -> None:
-        """``store[idx] += value``, summing over repeated rows."""
+    def add_rows(
+        self, store: str, idx: list[int], value: str, width: str, into: Callable[[str], str] | None = None
+    ) -> None:
+        """``store[idx] += value``, summing over repeated rows.
+
+        ``into(view)``, if given, is a statement computing the value straight into a
+        view; it is used for a first write to evenly spaced rows (no temporary copy).
+        """
         np = self.np
         if len(set(idx)) == len(idx):
             op = self._first(store, idx)
-            self.lines.append(f"    {self.rows(store, idx)} {op} {value}")
+            target = self.rows(store, idx)
+            if op == "=" and into is not None and "[I" not in target:
+                self.lines.append(f"    {into(target)}")
+            else:
+                self.lines.append(f"    {target} {op} {value}")
             return
         arr = np.array(idx, dtype=np.intp)
         uniq, inv = np.unique(arr, return_inverse=True)
@@ -219,6 +230,7 @@ class LevelProgram:
         self.row, self.kind, self.bat = row, kind, bat
         self.per_sample = reduce is None
         self.reduce = reduce
+        self._buffers = threading.local()
         self._emit(count["b"], count["s"])
 
     # -- source ---------------------------------------------------------------------
@@ -239,11 +251,8 @@ class LevelProgram:
     def _emit(self, nv: int, ns: int) -> None:
         e = _Emitter()
         g = self.graph
-        W = "B" if self.per_sample else "1"
         L = e.lines
-        L.append("def _run(a, c, B):")
-        alloc = [len(L)]  # the lines that allocate; their sizes are filled in at the end
-        L.append("    V = _np.empty((NV, B)); S = _np.empty((NS, 1))")
+        L.append("def _run(a, c, B, V, S, GV, GS):")
         b_in = [(j, i) for j, i in enumerate(g.inputs) if i >= 0 and self.bat[i]]
         s_in = [(j, i) for j, i in enumerate(g.inputs) if i >= 0 and not self.bat[i]]
         if b_in:
@@ -256,13 +265,18 @@ class LevelProgram:
             lo = self.row[members[0]]
             dst = f"{self._store(members[0])}[{lo}:{lo + len(members)}]"
             if op in NARY:
-                L.append(f"    {dst} = " + self._nary_forward(e, op, knd, members))
+                parts = self._nary_forward(e, op, knd, members)
+                # A matrix product first, written straight into the rows; the other columns add on.
+                parts.sort(key=lambda p: not p.startswith("_np.matmul("))
+                if parts[0].startswith("_np.matmul("):
+                    L.append(f"    {parts[0][:-1]}, out={dst})")
+                    L.extend(f"    {dst} += {p}" for p in parts[1:])
+                else:
+                    L.append(f"    {dst} = " + " + ".join(parts))
             else:
                 names, consts = self._operands(e, knd, members)
-                L.append(f"    {dst} = " + to_numpy(fold(forward_expr(op, len(knd)), consts), names))
+                L.append("    " + to_numpy_into(fold(forward_expr(op, len(knd)), consts), names, dst))
         if type(g.root) is int:
-            alloc.append(len(L))
-            L.append(f"    GV = _np.empty((NV, B)); GS = _np.empty((NS, {W}))")
             r = g.root
             # d(reduced output)/d(root) per sample: 1, or 1/B for a mean; a root that is one
             # number for the whole batch counts B times in a sum.
@@ -289,16 +303,14 @@ class LevelProgram:
         else:
             L.append(f"    return [{', '.join(outs)}], [{', '.join(grads)}]")
         # Padding rows, so a view of a (k, m) block with a row stride may run past the last row.
-        nv_, ns_ = str(max(nv, e.end.get("V", 0))), str(max(ns, e.end.get("S", 0)))
-        for j in alloc:
-            L[j] = L[j].replace("NV", nv_).replace("NS", ns_)
+        self.sizes = (max(nv, e.end.get("V", 0)), max(ns, e.end.get("S", 0)))  # with padding for views
         src = "\n".join(L)
         self.source = src
         exec(compile(src, "<agrad.compile.levels>", "exec"), e.ns)
         self._run: Callable[..., tuple[list[Any], list[Any]]] = e.ns["_run"]
 
     def _value(self, i: int) -> str:
-        return f"V[{self.row[i]}]" if self.bat[i] else f"float(S[{self.row[i]}, 0])"
+        return f"V[{self.row[i]}].copy()" if self.bat[i] else f"float(S[{self.row[i]}, 0])"
 
     def _grad(self, i: int) -> str:
         if i < 0 or not self.need[i]:
@@ -336,12 +348,14 @@ class LevelProgram:
             expr = fold(exprs[j], consts)
             src = to_numpy(expr, names)
             child = [int(g.kids[i][j]) for i in members]
+            plain: Expr = expr  # the contribution itself, computed in place where it is a first write
             if not _uses_g(expr):  # a contribution that does not scale with g: give it the gradient's shape
-                src = f"_np.broadcast_to({src}, G.shape)"
+                src, plain = f"_np.broadcast_to({src}, G.shape)", None
             if knd[j] == "s" and out_b and not self.per_sample:
-                src = f"_np.sum({src}, axis=1, keepdims=True)"
+                src, plain = f"_np.sum({src}, axis=1, keepdims=True)", None
             width = "B" if knd[j] == "b" or self.per_sample else "1"
-            e.add_rows("GV" if knd[j] == "b" else "GS", [self.row[c] for c in child], src, width)
+            into = None if plain is None else (lambda out, x=plain: to_numpy_into(x, names, out))
+            e.add_rows("GV" if knd[j] == "b" else "GS", [self.row[c] for c in child], src, width, into)
 
     # -- n-ary sum and dot: operands stacked along a second axis -------------------
 
@@ -388,7 +402,7 @@ class LevelProgram:
         store = "V" if (kinds[1] if kinds[0] == "c" else kinds[0]) == "b" else "S"
         return e.rows(store, [self.row[int(g.kids[i][live])] for i in members]), float(g.kids[members[0]][c])
 
-    def _nary_forward(self, e: _Emitter, op: str, knd: tuple[str, ...], members: list[int]) -> str:
+    def _nary_forward(self, e: _Emitter, op: str, knd: tuple[str, ...], members: list[int]) -> list[str]:
         n = len(knd) // 2 if op == "dot" else len(knd)
         parts = []
         for kinds, cols in self._columns(op, knd):
@@ -408,10 +422,10 @@ class LevelProgram:
             if not wb and not xb:
                 parts.append(f"_np.sum({w} * {x}, axis=1)[:, None]")
             elif not wb and xrows is not None:
-                parts.append(f"({w} @ {xrows})")  # a dense layer: (k, m) weights times the (m, B) shared inputs
+                parts.append(f"_np.matmul({w}, {xrows})")  # a dense layer: (k, m) weights, (m, B) shared inputs
             else:
                 parts.append(f"_np.einsum('{'kmb' if wb else 'km'},{'kmb' if xb else 'km'}->kb', {w}, {x})")
-        return " + ".join(parts)
+        return parts
 
     def _nary_backward(self, e: _Emitter, op: str, knd: tuple[str, ...], members: list[int]) -> None:
         g = self.graph
@@ -465,8 +479,10 @@ class LevelProgram:
             e.lines.append(f"    H = G @ {mats[other][1]}.T")  # dense: (k, B) @ (B, m)
         elif prod and kinds[other] != "b" and tb and len(set(targets)) == m and _shared(targets, k, m):
             # Every node feeds the same m rows (a dense layer): sum over the nodes with one product.
-            e.lines.append(f"    H = {mats[other][0]}.T @ G")
-            e.add_rows(store, targets[:m], "H", width)
+            product = f"{mats[other][0]}.T, G"
+            e.add_rows(
+                store, targets[:m], f"_np.matmul({product})", width, lambda out: f"_np.matmul({product}, out={out})"
+            )
             return
         else:  # any other rule: broadcast the columns, then sum over the batch where needed
             names = {"g": "G[:, None, :]"}
@@ -479,8 +495,16 @@ class LevelProgram:
 
     def __call__(self, a: list[Any], c: list[float], batch: int = 1) -> tuple[list[Any], list[Any]]:
         np = numpy()
+        # The four stores are kept between calls (per thread, for the last batch size):
+        # allocating megabytes afresh each call costs more than the arithmetic for big batches.
+        bufs = getattr(self._buffers, "arrays", None)
+        if bufs is None or bufs[0].shape[1] != batch:
+            nv, ns = self.sizes
+            width = batch if self.per_sample else 1
+            shapes = ((nv, batch), (ns, 1), (nv, batch), (ns, width))
+            bufs = self._buffers.arrays = tuple(np.empty(s) for s in shapes)
         with np.errstate(all="ignore"):  # inf and nan flow on, as in eager agrad
-            return self._run(a, c, batch)
+            return self._run(a, c, batch, *bufs)
 
 
 def _fit(r: Any, k: int, m: int, last: int | None) -> Any:

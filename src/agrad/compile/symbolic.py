@@ -423,6 +423,68 @@ def _py_pow(a: str, b: Expr, bs: str, safe: bool) -> str:
     return f"_pow({a}, {bs})" if safe else f"_mpow({a}, {bs})"
 
 
+def _factor(e: Expr) -> tuple[Expr, float]:
+    """e as (b, k) with e = b * k for a constant k (k = 1.0 if e has no such factor)."""
+    if isinstance(e, Sym) and e.op == "mul" and type(e.args[1]) is float:
+        return e.args[0], e.args[1]
+    return e, 1.0
+
+
+def _np_mask_parts(e: Sym, names: dict[str, str]) -> tuple[str, str] | None:
+    """``where(c, b * 0.0, b)`` as the factors of ``b * ~c``: the same numbers (b * 1.0 is b,
+    b * 0.0 is b * 0.0), but no branch per element, which NumPy's where mispredicts on mixed signs."""
+    c, (a, ka), (b, kb) = e.args[0], _factor(e.args[1]), _factor(e.args[2])
+    if not _same(a, b) or {repr(ka), repr(kb)} != {"0.0", "1.0"} or not isinstance(c, Cond) or len(c.args) != 2:
+        return None
+    mask = render(c, names, _NP)
+    return render(a, names, _NP), mask if ka == 1.0 else "~" + mask
+
+
+def _np_mask(e: Sym, names: dict[str, str]) -> str | None:
+    parts = _np_mask_parts(e, names)
+    return None if parts is None else f"({parts[0]} * {parts[1]})"
+
+
+_UFUNC = {
+    "add": "add",
+    "sub": "subtract",
+    "mul": "multiply",
+    "div": "divide",
+    "neg": "negative",
+    "pow": "power",
+    "abs": "absolute",
+    "exp": "exp",
+    "log": "log",
+    "sqrt": "sqrt",
+    "tanh": "tanh",
+    "sin": "sin",
+    "cos": "cos",
+    "min": "minimum",
+    "max": "maximum",
+}
+
+
+def to_numpy_into(e: Expr, names: dict[str, str], out: str) -> str:
+    """A statement that computes e into ``out`` (a view of a store), the last op writing in place.
+
+    >>> to_numpy_into(slot("g") * slot("x0"), {"g": "G", "x0": "X"}, "V[0:4]")
+    '_np.multiply(G, X, out=V[0:4])'
+    """
+    if isinstance(e, Sym):
+        args: list[str] | None = None
+        fn = _UFUNC.get(e.op)
+        if fn is not None:
+            args = [render(a, names, _NP) for a in e.args]
+        elif e.op == "relu":
+            fn, args = "maximum", [render(e.args[0], names, _NP), "0.0"]
+        elif e.op == "where":
+            parts = _np_mask_parts(e, names)
+            fn, args = "multiply", None if parts is None else list(parts)
+        if args is not None:
+            return f"_np.{fn}({', '.join(args)}, out={out})"
+    return f"{out}[...] = {to_numpy(e, names)}"
+
+
 def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = False) -> str:
     """e as source text, with slots replaced by ``names`` and ops from ``table``."""
     if isinstance(e, Cond):
@@ -433,6 +495,10 @@ def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = F
         return literal(e)
     if e.op == "slot":
         return str(names.get(e.args[0], e.args[0]))
+    if e.op == "where" and table is _NP:
+        masked = _np_mask(e, names)
+        if masked is not None:
+            return masked
     args = [render(a, names, table, safe) for a in e.args]
     if e.op == "pow" and table is not _NP:
         return _py_pow(args[0], e.args[1], args[1], safe)
@@ -451,8 +517,10 @@ def to_python(e: Expr, names: dict[str, str], safe: bool = False) -> str:
 def to_numpy(e: Expr, names: dict[str, str]) -> str:
     """NumPy source for e on arrays (``_np`` is numpy; both sides of a ``where`` are computed).
 
-    >>> to_numpy(vjp_exprs("relu", 1)[0], {"g": "G", "x0": "X"})
-    '_np.where((X <= 0.0), (G * 0.0), G)'
+    >>> to_numpy(vjp_exprs("relu", 1)[0], {"g": "G", "x0": "X"})  # where(X <= 0, G * 0.0, G)
+    '(G * ~(X <= 0.0))'
+    >>> to_numpy(vjp_exprs("abs", 1)[0], {"g": "G", "x0": "X"})
+    '_np.where((X > 0.0), (G * ~(X < 0.0)), _np.where((X < 0.0), (G * (-1.0)), (G * 0.0)))'
     """
     return render(e, names, _NP)
 
