@@ -410,7 +410,8 @@ _NP: dict[str, str] = {
 
 
 def _simple(s: str) -> bool:
-    return s.isidentifier() or s.replace(".", "", 1).isdigit()
+    """A name, a number or a template field: safe to write twice in one expression."""
+    return s.isidentifier() or s.replace(".", "", 1).isdigit() or (s[:1] == "{" and s[1:-1].isidentifier())
 
 
 def _py_pow(a: str, b: Expr, bs: str, safe: bool) -> str:
@@ -502,6 +503,8 @@ def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = F
     args = [render(a, names, table, safe) for a in e.args]
     if e.op == "pow" and table is not _NP:
         return _py_pow(args[0], e.args[1], args[1], safe)
+    if e.op == "relu" and table is not _NP and _simple(args[0]):
+        return "({0} if {0} > 0.0 or {0} != {0} else 0.0)".format(args[0])  # K.relu inline: nan passes
     return table[e.op].format(*args)
 
 
