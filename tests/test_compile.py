@@ -127,6 +127,51 @@ def test_random_graph_batch_matches_eager_per_sample(seed: int) -> None:
         assert all(close(float(g[b]), e) for g, e in zip(grads, eg))
 
 
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("reduce", [None, "sum"])
+def test_random_graph_with_number_and_array_arguments(seed: int, reduce: str | None) -> None:
+    # Arguments 0 and 1 are numbers (parameters), 2 and 3 arrays: every mix of operand kinds.
+    f = program(seed + 100, 4, 60, list(STEPS))
+    ps = inputs(seed, 2)
+    data = np.array([inputs(seed * 5 + b, 2) for b in range(6)])
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2, 3)), reduce=reduce)
+    value, grads = vg(ps[0], ps[1], data[:, 0], data[:, 1])
+    per_sample = [eager(f, [*ps, *data[b]]) for b in range(6)]
+    if reduce is None:
+        for b, (ev, eg) in enumerate(per_sample):
+            assert close(float(value[b]), ev) and all(close(float(g[b]), e) for g, e in zip(grads, eg))
+    else:
+        assert close(value, math.fsum(ev for ev, _ in per_sample), 1e-11)
+        for i in (0, 1):
+            assert close(grads[i], math.fsum(eg[i] for _, eg in per_sample), 1e-11)
+        for i in (2, 3):
+            assert all(close(float(grads[i][b]), per_sample[b][1][i]) for b in range(6))
+
+
+def test_repeated_operands_are_summed() -> None:
+    # Nodes of one group that read the same operand: their gradients meet in one row.
+    def f(w: Any, x: Any) -> Any:
+        a, b, c = w * x, w * x, agrad.sin(w) * x
+        return a * b + c * c + agrad.dot([w, w, x], [x, x, x])
+
+    x = np.linspace(-1.0, 1.0, 4)
+    value, (gw, gx) = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)), reduce="sum")(0.3, x)
+    want = [eager(f, [0.3, float(t)]) for t in x]
+    assert close(value, sum(v for v, _ in want)) and close(gw, sum(g[0] for _, g in want))
+    assert all(close(float(a), g[1]) for a, (_, g) in zip(gx, want))
+
+
+def test_params_need_a_reduction_with_arrays() -> None:
+    w = Value(1.0)
+    step = agrad.compile(lambda x: w * x, params=[w])
+    assert step(2.0) == 2.0 and w.grad == 2.0  # numbers: like backward(), gradients accumulate
+    assert step(3.0) == 3.0 and w.grad == 5.0
+    with pytest.raises(ValueError, match="reduce"):
+        step(np.ones(3))
+    with pytest.raises(TypeError, match="params must be Values"):
+        agrad.compile(lambda x: x, params=[1.0])  # type: ignore[list-item]
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_smooth_graph_gradients_match_central_differences(seed: int) -> None:
     f = program(seed, 3, 40, SMOOTH)

@@ -87,13 +87,17 @@ class _Emitter:
         self.ns[name] = value
         return name
 
-    def rows(self, store: str, idx: list[int]) -> str:
-        """Rows ``idx`` of a 2-D store, as a slice (a view) where they are evenly spaced."""
+    def rows(self, store: str, idx: list[int], exact: bool = False) -> str:
+        """Rows ``idx`` of a 2-D store, as a slice (a view) where they are evenly spaced.
+
+        One row read by every node comes back as that row alone, to be broadcast,
+        unless ``exact`` asks for all len(idx) rows.
+        """
         a, k = idx[0], len(idx)
         step = idx[1] - a if k > 1 else 1
         if step > 0 and all(i == a + j * step for j, i in enumerate(idx)):
             return f"{store}[{a}:{a + (k - 1) * step + 1}{f':{step}' if step > 1 else ''}]"
-        if all(i == a for i in idx):
+        if all(i == a for i in idx) and not exact:
             return f"{store}[{a}:{a + 1}]"
         return f"{store}[{self.const(self.np.array(idx, dtype=self.np.intp), 'I')}]"
 
@@ -379,7 +383,7 @@ class LevelProgram:
             return e.const(e.np.array(refs, dtype=float)), None
         rows = [[self.row[int(r)] for r in rs] for rs in refs]
         if knd == "b" and all(r == rows[0] for r in rows):
-            shared = e.rows("V", rows[0])
+            shared = e.rows("V", rows[0], exact=True)
             return f"_np.broadcast_to({shared}, ({len(members)}, {len(positions)}, B))", shared
         view = e.matrix("V" if knd == "b" else "S", rows, knd == "b")
         if view is not None:
