@@ -319,3 +319,21 @@ def test_create_graph_binary_edges_equal_float_walk(name: str, x: float, y: floa
 def _data(g: Any) -> float:
     # A gradient that does not depend on any Value (neg's -1, relu's 0 or 1) stays a float.
     return g.data if isinstance(g, Value) else float(g)
+
+
+def test_a_walk_stopped_by_an_error_leaves_no_stale_gradient() -> None:
+    """A hook that raises stops backward halfway; the next backward must not see its leftovers."""
+    x = Value(2.0, label="x")
+    a = x * 3.0
+
+    def boom(g: float) -> float:
+        raise RuntimeError("stop")
+
+    remove = a.register_hook(boom)
+    y = a * a + x  # dy/dx = 18x + 1 = 37
+    with pytest.raises(RuntimeError, match="stop"):
+        y.backward()
+    remove()
+    x.grad = 0.0
+    y.backward()
+    assert x.grad == 37.0

@@ -8,8 +8,10 @@ reads ``.grad`` as the upstream gradient and compounds: 1, 3, 6, ...).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from agrad.anomaly import check_backward, unchecked
 from agrad.modes import ANOMALY, mode
 from agrad.rules import RULES
 from agrad.value import Value, _number
@@ -62,45 +64,69 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
         raise TypeError(f"backward expects a Value, got {type(root).__name__}")
     if not isinstance(gradient, Value):
         gradient = _gradient_number(gradient, "backward's gradient")
-    check = mode.flags & ANOMALY
     topo = toposort(root)
     root._g = gradient
-    while topo:
-        node = topo.pop()  # popping frees the walk's reference as soon as it is done
-        g = node._g
-        if g is None:
-            continue
-        node._g = None
-        if node._hooks:
-            g = _run_hooks(node, g)
-        node.grad = g if type(node.grad) is float and node.grad == 0.0 else node.grad + g
-        kids = node._children
-        if not kids:
-            continue
-        try:
-            vjp = _VJP[node._op]
-        except KeyError:
-            raise _unknown_op(node) from None
-        if create_graph:
-            if check:  # report a nan as this op's gradient, not as one of the rule's own ops
-                from agrad.anomaly import unchecked
+    pull(topo, create_graph)
 
-                gs = unchecked(vjp, g, node, *kids)
+
+def pull(order: list[Value], create_graph: bool, visit: Callable[[Value, Any], Any] | None = None) -> None:
+    """The chain rule over ``order`` (children first), from the gradients seeded in ``_g``.
+
+    Each node, parents before children, runs its hooks (which may replace its
+    gradient ``g``) and adds ``g`` to ``.grad``, or, given ``visit``, hands
+    ``visit(node, g)`` the gradient instead and touches neither (the transforms
+    do so). Then its VJP rule sends a share of ``g`` to each child's ``_g``.
+    The rule runs on floats, building nothing, or, with ``create_graph``, on the
+    Values themselves, so that the gradients are graphs too. ``order`` is consumed,
+    so the walk lets go of each node as soon as it is done; a walk stopped by an
+    error clears what it left in ``_g``.
+
+    >>> x = Value(3.0); y = x * x; y._g = 1.0; seen = {}
+    >>> pull(toposort(y), False, lambda v, g: seen.setdefault(v, g)); seen[x]
+    6.0
+    """
+    check = mode.flags & ANOMALY
+    try:
+        while order:
+            node = order.pop()
+            g = node._g
+            if g is None:
+                continue
+            node._g = None
+            if visit is not None:
+                g = visit(node, g)
             else:
-                gs = vjp(g, node, *kids)
-        elif len(kids) == 2:  # most ops; unpacked by hand as it is the hottest line of the walk
-            a, b = kids
-            gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)  # type: ignore[union-attr]
-        else:
-            gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
-        if check:
-            from agrad.anomaly import check_backward
-
-            check_backward(node, gs)
-        for k, gk in zip(kids, gs):
-            if type(k) is not float:
-                kg = k._g  # type: ignore[union-attr]
-                k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
+                if node._hooks:
+                    g = _run_hooks(node, g)
+                grad = node.grad
+                node.grad = g if type(grad) is float and grad == 0.0 else grad + g
+            kids = node._children
+            if not kids:
+                continue
+            try:
+                vjp = _VJP[node._op]
+            except KeyError:
+                raise _unknown_op(node) from None
+            if create_graph:
+                # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
+                gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
+            elif len(kids) == 2:  # most ops; unpacked by hand as this is the hottest line of the walk
+                a, b = kids
+                gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)  # type: ignore[union-attr]
+            elif len(kids) == 1:
+                (a,) = kids
+                gs = vjp(g, node.data, a if type(a) is float else a.data)  # type: ignore[union-attr]
+            else:
+                gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
+            if check:
+                check_backward(node, gs)
+            for k, gk in zip(kids, gs):
+                if type(k) is not float:
+                    kg = k._g  # type: ignore[union-attr]
+                    k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
+    finally:
+        for node in order:
+            node._g = None
 
 
 def _unknown_op(node: Value) -> ValueError:

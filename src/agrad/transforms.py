@@ -26,17 +26,13 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from agrad.anomaly import check_backward, unchecked
-from agrad.backprop import toposort
+from agrad.backprop import pull, toposort
 from agrad.forward import Dual, new_tag
-from agrad.modes import ANOMALY, enable_grad, mode
-from agrad.rules import RULES
+from agrad.modes import enable_grad
 from agrad.value import Value, _number
 
 Fn = Callable[..., Any]
 ArgNums = int | Sequence[int]
-
-_VJP = {name: p.vjp for name, p in RULES.items()}
 
 
 # -- checking what the user gave ------------------------------------------------
@@ -181,29 +177,22 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
             live.add(node)
     foreign = any(not n._children and n not in live and getattr(n, "active", True) for n in order)
     create_graph = foreign or any(type(c) is not float for _, c in roots)
-    grads: dict[Value, Any] = {}
     for y, c in roots:
         if y in live:
-            grads[y] = c if y not in grads else grads[y] + c
-    check = mode.flags & ANOMALY
-    for node in reversed(order):
-        kids = node._children
-        if not kids or node not in live:
-            continue
-        g = grads.pop(node, None)
-        if g is None:
-            continue
-        vjp = _VJP[node._op]
-        if create_graph:
-            gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
-        else:
-            gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
-        if check:
-            check_backward(node, gs)
-        for k, gk in zip(kids, gs):
-            if type(k) is not float and k in live:
-                grads[k] = gk if k not in grads else grads[k] + gk
-    return [grads.get(leaf, 0.0) for leaf in leaves], foreign
+            y._g = c if y._g is None else y._g + c
+    wanted, found = set(leaves), dict[Value, Any]()
+
+    def take(node: Value, g: Any) -> Any:
+        if node in wanted:
+            found[node] = g
+        return g
+
+    try:
+        pull([n for n in order if n in live], create_graph, take)
+    finally:
+        for n in order:  # a share sent to a node outside the live part is never read: clear it
+            n._g = None
+    return [found.get(leaf, 0.0) for leaf in leaves], foreign
 
 
 def _split(xs: list[Any], tag: int) -> tuple[list[Any], list[Any]]:
