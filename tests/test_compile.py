@@ -412,3 +412,26 @@ def test_demo_compile_flag_runs(tmp_path: Any) -> None:
     assert main(["demo", "--compile", "--steps", "3", "--no-progress", "--out", str(tmp_path)]) == 0
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["config"]["compile"] is True and len(run["loss"]) == 3
+
+
+def test_auto_executor_by_kind_and_graph_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agrad.compile import api
+
+    def chain(x: Any) -> Any:  # deep and narrow: one node per level
+        for _ in range(300):
+            x = agrad.sin(x) * 0.9
+        return x
+
+    def wide(*xs: Any) -> Any:  # shallow and wide: 2,016 products on one level
+        return agrad.sum([a * b for i, a in enumerate(xs) for b in xs[i + 1 :]])
+
+    f, h = agrad.compile(chain), agrad.compile(wide)
+    f(0.5)
+    assert f.last_executor == "python"
+    f(np.ones(3))
+    assert f.last_executor == "numpy"
+    monkeypatch.setattr(api, "PYTHON_MAX_NODES", 100)  # both graphs now count as large
+    xs = [0.01 * i for i in range(64)]
+    assert close(h(*xs), wide(*xs)) and h.last_executor == "numpy"
+    g = agrad.compile(chain)
+    assert close(g(0.5), chain(0.5)) and g.last_executor == "python"

@@ -31,7 +31,11 @@ from agrad.value import Value
 log = logging.getLogger("agrad.compile")
 
 PYTHON_MAX_NODES = 200_000
-"""With executor="auto", float calls on graphs larger than this use the NumPy executor."""
+"""With executor="auto", float calls on graphs larger than this use the NumPy executor if they are wide."""
+
+NUMPY_MIN_WIDTH = 64
+"""Nodes per level a large graph needs for the NumPy executor: each level costs a few NumPy
+calls (microseconds each), so a deep, narrow graph stays faster as straight-line Python."""
 
 EXECUTORS = ("auto", "python", "numpy")
 REDUCTIONS = (None, "sum", "mean")
@@ -261,7 +265,7 @@ class CompiledFunction:
         batch = any(batched)
         executor = self.executor
         if executor == "auto":
-            big = len(entry.graph) > PYTHON_MAX_NODES and _has_numpy()
+            big = len(entry.graph) > PYTHON_MAX_NODES and _has_numpy() and _width(entry.graph) >= NUMPY_MIN_WIDTH
             executor = "numpy" if batch or big else "python"
         if executor == "python" and batch:
             raise ValueError(
@@ -376,6 +380,19 @@ def _argnums(argnums: Any, n: int) -> tuple[int, ...]:
         if not isinstance(i, int) or not -n <= i < n:
             raise ValueError(f"agrad.compile: argnums {argnums!r} is out of range for {n} argument(s)")
     return tuple(i % n for i in nums)
+
+
+def _width(g: Graph) -> float:
+    """Nodes per level: how much of the graph one level-scheduled NumPy call can cover.
+
+    >>> from agrad.compile.trace import Placeholder, build_graph
+    >>> x = Placeholder(1.0, "x"); _width(build_graph([x], [(x * 2.0) + (x * 3.0)]))
+    2.0
+    """
+    depth = [0] * len(g)
+    for i, kids in enumerate(g.kids):
+        depth[i] = 1 + max((depth[k] for k in kids if type(k) is int), default=0) if g.ops[i] else 0
+    return len(g) / max(1, max(depth, default=0))
 
 
 def _has_numpy() -> bool:
