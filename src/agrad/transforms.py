@@ -32,6 +32,9 @@ from agrad.modes import enable_grad
 from agrad.value import Value, _number
 
 Fn = Callable[..., Any]
+
+TRANSFORM_ATTR = "__agrad_transform__"
+"""Set on what grad and value_and_grad return: (f, argnums, with_value)."""
 ArgNums = int | Sequence[int]
 
 
@@ -282,6 +285,8 @@ def value_and_grad(f: Fn, argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]
         grads, keep = t.pullback([out], [1.0])
         return t.value(out, keep), (grads[0] if isinstance(argnums, int) else tuple(grads))
 
+    # agrad.compile reads this to derive the gradient code itself instead of tracing the walk
+    setattr(value_and_grad_f, TRANSFORM_ATTR, (f, argnums, True))
     return value_and_grad_f
 
 
@@ -301,6 +306,7 @@ def grad(f: Fn, argnums: ArgNums = 0) -> Fn:
     def grad_f(*args: Any) -> Any:
         return vg(*args)[1]
 
+    setattr(grad_f, TRANSFORM_ATTR, (f, argnums, False))
     return grad_f
 
 

@@ -52,23 +52,10 @@ class _Spec:
 
 def _transform(f: Any) -> _Spec | None:
     """The spec of ``value_and_grad(fun, argnums)`` or ``grad(fun, argnums)``, else None."""
-    from agrad import transforms as T
+    from agrad.transforms import TRANSFORM_ATTR
 
-    code = getattr(f, "__code__", None)
-    if code is None or not f.__closure__:
-        return None
-    cells = dict(zip(code.co_freevars, (c.cell_contents for c in f.__closure__)))
-    if code is _code(T.value_and_grad):
-        return _Spec(cells["f"], cells["argnums"], True)
-    if code is _code(T.grad):
-        inner = _transform(cells["vg"])
-        return None if inner is None else _Spec(inner.fun, inner.argnums, False)
-    return None
-
-
-@functools.cache
-def _code(transform: Callable[..., Any]) -> Any:
-    return transform(abs).__code__
+    spec = getattr(f, TRANSFORM_ATTR, None)
+    return None if spec is None else _Spec(*spec)
 
 
 # -- arguments --------------------------------------------------------------------------
