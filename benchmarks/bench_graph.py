@@ -89,8 +89,9 @@ def main() -> None:
     import sys
 
     sys.setrecursionlimit(1_000_000)  # micrograd's recursive toposort needs it; agrad does not
-    import agrad
     from micrograd.engine import Value as MgValue
+
+    import agrad
 
     ops = recipe(args.nodes)
     engines = {"agrad": agrad.Value, "micrograd": MgValue}

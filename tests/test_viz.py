@@ -163,7 +163,7 @@ def test_dot_and_sum_ops() -> None:
     assert rec["w1"][1] == 5.0 and rec["w2"][1] == 0.5 and rec["x1"][1] == 1.5
     d = op_of(dot, "v1")
     into = [(nodes[t]["label"].split(" | ")[0].strip("{ "), e["label"]) for t, h, e in edges if h == d]
-    assert into == [("w1", "w1"), ("w2", "w2"), ("x1", "x1"), ("0.5", "x2")]
+    assert into == [("w1", "w[0]"), ("w2", "w[1]"), ("x1", "x[0]"), ("0.5", "x[1]")]
     s = op_of(dot, "f")
     assert [e for t, h, e in edges if h == s] == [{}, {}, {}]  # sum is symmetric: no operand names
 

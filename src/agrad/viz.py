@@ -80,7 +80,8 @@ def _operand_tags(op: str, n: int) -> tuple[str, ...] | None:
         return ("x", "c")
     if op == "dot":
         k = n // 2
-        return tuple(f"w{i + 1}" for i in range(k)) + tuple(f"x{i + 1}" for i in range(k))
+        # 0-based pair indices, as agrad.dot's operands: w[i] meets x[i]
+        return tuple(f"w[{i}]" for i in range(k)) + tuple(f"x[{i}]" for i in range(k))
     return None
 
 
