@@ -323,7 +323,6 @@ def test_compiled_graphs_first_order(g: Graph) -> None:
         assert_close(f"compiled (numpy) gradient [{k}]", [float(gi[k]) for gi in grads], exact_grad, t_grad)
 
 
-@pytest.mark.xfail(strict=True, reason="agrad.compile NumPy executor: dot with one node twice -> matmul shape error")
 def test_compiled_dot_with_a_repeated_operand() -> None:
     """Found by the graph strategy: the NumPy executor and a node that appears twice in one dot."""
     np = pytest.importorskip("numpy")
