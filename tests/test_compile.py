@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import needs_torch
+from oracles import central_diff
 
 import agrad
 from agrad import Value
 from agrad.compile.symbolic import FORWARD
-from tests.conftest import needs_torch
-from tests.oracles import central_diff
 
 TOL = 1e-12
 
