@@ -134,24 +134,26 @@ def _allowed(qualname: str) -> tuple[type[BaseException], ...]:
     return (TypeError, ValueError)
 
 
-def _call(qualname: str, fn: Callable[..., Any], args: tuple[Any, ...], failures: list[str], depth: int = 0) -> None:
+def _call(qualname: str, fn: Callable[..., Any], args: tuple[Any, ...], failures: list[str], depth: int = 0) -> str:
+    """Call fn(*args) under the time limit: "ok", "refused" (an allowed error) or "failed" (noted in failures)."""
     what = f"{qualname}{_show(args)}"
     try:
         with time_limit(TIME_LIMIT, what):
             out = fn(*args)
     except _allowed(qualname):
-        return
+        return "refused"
     except Hung as e:
         failures.append(f"{what}: hung ({e})")
-        return
+        return "failed"
     except BaseException as e:
         where = _innermost(e)
         failures.append(f"{what}: {type(e).__name__}: {str(e)[:200]} (raised at {where})")
-        return
+        return "failed"
     # a transform returns a function: feed that junk as well
     if depth == 0 and callable(out) and not isinstance(out, (Value, type)) and inspect.isfunction(out):
         for inner in [(), ("x",), (None,), (math.nan,), (HUGE_INT,), ([],), (1.0, 2.0, 3.0)]:
             _call(f"{what}(...)", out, inner, failures, depth + 1)
+    return "ok"
 
 
 def _show(args: tuple[Any, ...]) -> str:
@@ -196,6 +198,55 @@ def test_public_function_with_junk(qualname: str, tmp_path: Any, monkeypatch: py
         if failures and "hung" in failures[-1]:
             break  # one hang is enough to report, and more would only eat memory and time
     assert not failures, f"{len(failures)} calls crashed or hung:\n" + "\n".join(failures[:20])
+
+
+def _instances() -> dict[str, Any]:
+    """A model and an optimizer of each kind, whose methods get the same junk."""
+    model = agrad.nn.MLP(2, [3, 1], seed=0)
+    found: dict[str, Any] = {"MLP": model, "Layer": agrad.nn.Layer(2, 2, seed=0), "Neuron": agrad.nn.Neuron(2, seed=0)}
+    for name in agrad.optim.__all__:
+        cls = getattr(agrad.optim, name)
+        if inspect.isclass(cls) and name != "Optimizer":
+            found[name] = cls(model.parameters())
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(_instances()))
+def test_instance_methods_with_junk(name: str) -> None:
+    """Calling a model or an optimizer, and each public method, with junk; a refused call changes nothing."""
+    obj = _instances()[name]
+    model = obj if isinstance(obj, agrad.nn.Module) else None
+    methods = {"__call__": obj} if callable(obj) else {}
+    methods |= {m: getattr(obj, m) for m in dir(obj) if not m.startswith("_") and inspect.ismethod(getattr(obj, m))}
+    argsets = list(ARGSETS)
+    if model is not None:  # state dicts that are right up to one key: a partial load would show
+        new = {k: 7.0 for k in model.state_dict()}
+        last = list(new)[-1]
+        argsets += [({**new, last: "x"},), ({**new, last: None},), ({**new, "extra": 1.0},), ({last: 7.0},)]
+    failures: list[str] = []
+    for m, fn in methods.items():
+        for args in argsets:
+            before = model.state_dict() if model is not None else {}
+            outcome = _call(f"{name}.{m}", fn, args, failures)
+            if model is not None and outcome == "refused":
+                after = model.state_dict()
+                if after.keys() != before.keys() or not all(_same(after[k], before[k], True) for k in after):
+                    failures.append(f"{name}.{m}{_show(args)} was refused but changed the model")
+    assert not failures, f"{len(failures)} calls crashed, hung or half-changed the model:\n" + "\n".join(failures[:20])
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in agrad.optim.__all__ if n != "Optimizer" and inspect.isclass(getattr(agrad.optim, n))]
+)
+def test_optimizer_hyperparameters_with_junk(name: str) -> None:
+    """Each keyword of each optimizer (lr, momentum, betas, eps, ...) given junk, nan, inf, -0.0, 10**400."""
+    cls = getattr(agrad.optim, name)
+    params = agrad.nn.MLP(2, [3, 1], seed=0).parameters()
+    failures: list[str] = []
+    for kw in list(inspect.signature(cls).parameters)[1:]:
+        for j in JUNK:
+            _call(f"agrad.optim.{name}(params, {kw}=...)", lambda j=j, kw=kw: cls(params, **{kw: j}), (), failures)
+    assert not failures, "\n".join(failures[:20])
 
 
 BINARY_OPERATORS = ["+", "-", "*", "/", "**", "<", "<=", ">", ">="]
