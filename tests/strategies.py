@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mpmath
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from opinfo import BY_ID, DOMAINS, OPS, OpInfo, Slot, arity_slots, in_domain
 
@@ -42,20 +42,7 @@ BOUND = 8.0  # every node's value stays within [-BOUND, BOUND]
 KINK_MARGIN = 1e-3  # distance kept from relu/abs at 0 and from min/max ties
 MAX_DEPTH = 50
 
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    database=None,
-    deadline=None,
-    print_blob=False,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    max_examples=5000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+# The profiles are registered and loaded in conftest.py, for the whole suite.
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 if PROFILE not in ("ci", "long"):
     PROFILE = "ci"  # another test suite's profile name: keep these tests bounded

@@ -176,10 +176,7 @@ def test_the_public_api_is_covered() -> None:
 
 # Known failures in modules owned by other issues, reported to their owners. strict=True: the day
 # one is fixed, its XPASS fails the run, and the entry must go.
-_HUGE = "an int too large for a float (10**400) escapes as OverflowError, not ValueError"
-KNOWN: dict[str, str] = {
-    "agrad.explain": _HUGE + " (as backward's gradient)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _params() -> list[Any]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agrad.backprop import backward
+from agrad.backprop import _gradient_number, backward
 from agrad.rules import RULES
 from agrad.value import Value
 from agrad.viz import fmt, names, reading_order
@@ -120,6 +120,7 @@ def explain(
         raise TypeError(f"explain expects a Value, got {type(root).__name__}: {root!r}")
     if not isinstance(gradient, numbers.Real):
         raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {gradient!r}")
+    gradient = _gradient_number(gradient, "explain's gradient")  # a ValueError for 10**400, as backward gives
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
         raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
     nodes, _ = reading_order(root)
@@ -131,7 +132,7 @@ def explain(
     name = names(nodes)
     steps: list[Step] = []
     pending: dict[Value, Any] = {}  # this walk's gradient per node, summed as backward sums it
-    seed = float(gradient)
+    seed = gradient
 
     def watch(node: Value, g: Any) -> None:
         n = name[node]
