@@ -11,7 +11,7 @@ import math
 import os
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from agrad.modes import ANOMALY, _FlagScope, mode
@@ -98,7 +98,7 @@ def check_forward(node: Value) -> None:
         )
 
 
-def check_backward(node: Value, grads: tuple[Any, ...]) -> None:
+def check_backward(node: Value, grads: Sequence[Any]) -> None:
     """Raise if a gradient that backward computed for one of node's inputs is nan or inf.
 
     >>> x = Value(0.0, label="x")

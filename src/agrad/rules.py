@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,7 +134,8 @@ def sum_vjp(g: X, out: X, *xs: X) -> tuple[X, ...]: return (g,) * len(xs)
 def sum_jvp(d: tuple[X, ...], out: X, *xs: X) -> X: return _sum(d)
 
 # dot's operands are (w1..wn, x1..xn): the gradient of each w is g * its x, and back.
-def dot_vjp(g: X, out: X, *wx: X) -> tuple[X, ...]: n = len(wx) // 2; return tuple(g * v for v in wx[n:] + wx[:n])
+# Its VJP gives a list, which builds faster than a tuple on this hot path.
+def dot_vjp(g: X, out: X, *wx: X) -> list[X]: n = len(wx) // 2; return [g * v for v in wx[n:] + wx[:n]]
 def dot_jvp(d: tuple[X, ...], out: X, *wx: X) -> X: n = len(wx) // 2; return dot(d[:n], wx[n:]) + dot(wx[:n], d[n:])
 # fmt: on
 
@@ -161,7 +162,7 @@ class Primitive:
 
     name: str
     fn: Callable[..., Any]
-    vjp: Callable[..., tuple[Any, ...]]
+    vjp: Callable[..., Sequence[Any]]
     jvp: Callable[..., Any]
 
 
