@@ -357,6 +357,17 @@ def test_data_dependent_rule_inside_nested_backward_raises() -> None:
     assert close(d2(0.3), math.cos(0.3)) and close(d2(1.3), math.cos(1.3))
 
 
+def test_nested_compiled_call_keeps_the_outer_trace_guarded() -> None:
+    inner = agrad.compile(lambda y: y * 2.0)
+
+    def f(x: Any) -> Any:
+        assert inner(1.0) == 2.0  # a trace that starts and ends inside f's trace
+        return agrad.grad(agrad.relu)(x) * x
+
+    with pytest.raises(agrad.TracingError, match="value_and_grad"):
+        agrad.compile(f)(1.0)
+
+
 def test_unbroadcastable_shapes_name_the_arguments() -> None:
     f = agrad.compile(lambda a, b: a * b)
     with pytest.raises(ValueError, match=r"a \(3,\), b \(4,\)"):

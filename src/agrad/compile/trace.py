@@ -117,7 +117,7 @@ class Placeholder(Value):
 
 def _rule_data(x: Any) -> float:
     """``agrad.rules._d`` while tracing: a rule branching on a traced Value would bake its branch."""
-    if getattr(_state, "active", False) and isinstance(x, Value) and not isinstance(x, Sym):
+    if getattr(_state, "depth", 0) and isinstance(x, Value) and not isinstance(x, Sym):
         raise TracingError(
             "a derivative rule that branches on data (relu, abs, min, max or pow) ran on traced Values, "
             "inside a backward(create_graph=True) or a transform in f; its branch would be frozen. "
@@ -139,11 +139,12 @@ def tracing() -> Iterator[None]:
         if _patched == 0:
             _rules._d = _rule_data
         _patched += 1
-    _state.active = True
+    # A depth, not a flag: f may call another compiled function, whose trace ends inside ours.
+    _state.depth = getattr(_state, "depth", 0) + 1
     try:
         yield
     finally:
-        _state.active = False
+        _state.depth -= 1
         with _patch_lock:
             _patched -= 1
             if _patched == 0:
