@@ -368,6 +368,25 @@ def test_nested_compiled_call_keeps_the_outer_trace_guarded() -> None:
         agrad.compile(f)(1.0)
 
 
+def test_deriving_gradient_code_leaves_the_rule_table_alone() -> None:
+    # Other threads may be running the real rules while compile explores them on symbols.
+    import agrad.rules
+    from agrad import kernels
+    from agrad.compile import symbolic
+
+    seen: list[bool] = []
+    rule = symbolic.symbolic_rule(agrad.rules.pow_vjp)
+
+    def run() -> Any:
+        seen.append(agrad.rules.math is math and agrad.rules.K is kernels)
+        return rule(symbolic.slot("g"), symbolic.slot("out"), symbolic.slot("x0"), symbolic.slot("x1"))
+
+    dx, dy = symbolic.explore(run)
+    assert len(seen) > 1 and all(seen)  # pow's rule branches, so it ran once per path
+    names = {"g": "g", "out": "o", "x0": "x", "x1": "y"}
+    assert "_isfinite" in symbolic.to_python(dx, names) and "_log(x)" in symbolic.to_python(dy, names)
+
+
 def test_unbroadcastable_shapes_name_the_arguments() -> None:
     f = agrad.compile(lambda a, b: a * b)
     with pytest.raises(ValueError, match=r"a \(3,\), b \(4,\)"):

@@ -231,20 +231,42 @@ _MATH = _Module(math, {name: _test(name) for name in ("isfinite", "isnan", "isin
 def explore(fn: Callable[[], Sequence[Expr]]) -> tuple[Expr, ...]:
     """Run ``fn`` on symbols along every path of its branches; join the results with ``where``.
 
-    >>> relu_grad, = explore(lambda: RULES["relu"].vjp(slot("g"), slot("out"), slot("x0")))
+    >>> relu_grad, = explore(lambda: symbolic_rule(RULES["relu"].vjp)(slot("g"), slot("out"), slot("x0")))
     >>> to_python(relu_grad, {"g": "g", "x0": "x"})
     '((g * 0.0) if (x <= 0.0) else g)'
     """
-    import agrad.rules
+    with _lock:  # the path stack is shared
+        return _explore(fn, ())
 
-    table = vars(agrad.rules)  # the rules look math and K up here at each call
-    with _lock:
-        saved = table["math"], table["K"]
-        table["math"], table["K"] = _MATH, _KERNELS
-        try:
-            return _explore(fn, ())
-        finally:
-            table["math"], table["K"] = saved
+
+_copies: dict[Callable[..., Any], Callable[..., Any]] | None = None
+
+
+def symbolic_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
+    """``rule`` rebound to a private copy of ``agrad.rules``' namespace whose ``math`` and ``K`` take symbols.
+
+    Every function of the rules module is copied into that namespace, so a rule and the
+    helpers it calls (``_dpow_dx`` calls ``math.isfinite(K.pow(...))``) read the stand-ins,
+    while the real module, which other threads may be running, is never touched.
+
+    >>> import agrad.rules
+    >>> symbolic_rule(agrad.rules.pow_vjp).__globals__["math"] is _MATH, agrad.rules.math is math
+    (True, True)
+    """
+    global _copies
+    if _copies is None:
+        import types
+
+        import agrad.rules
+
+        real = vars(agrad.rules)
+        ns = dict(real, math=_MATH, K=_KERNELS)
+        copies: dict[Callable[..., Any], Callable[..., Any]] = {}
+        for name, f in real.items():
+            if isinstance(f, types.FunctionType) and f.__globals__ is real:
+                ns[name] = copies[f] = types.FunctionType(f.__code__, ns, f.__name__, f.__defaults__, f.__closure__)
+        _copies = copies  # one assignment: another thread sees no table or a whole one
+    return _copies.get(rule, rule)
 
 
 def _explore(fn: Callable[[], Sequence[Expr]], prefix: tuple[bool, ...]) -> tuple[Expr, ...]:
@@ -277,7 +299,7 @@ def vjp_exprs(op: str, arity: int, const: tuple[bool, ...] = ()) -> tuple[Expr, 
     key = (op, arity, const)
     hit = _cache.get(key)
     if hit is None:
-        rule = RULES[op].vjp
+        rule = symbolic_rule(RULES[op].vjp)
         xs = [slot(f"x{i}") for i in range(arity)]
         hit = _cache[key] = explore(lambda: rule(slot("g"), slot("out"), *xs))
     return hit
