@@ -159,6 +159,19 @@ def test_grad_has_no_side_effects_on_grad_attributes() -> None:
     assert w.grad == 6.0
 
 
+def test_a_transform_inside_backward_leaves_its_pending_gradients_alone() -> None:
+    # A hook runs grad of a function of w while backward still owes w a share:
+    # the transform's walk must neither add to nor clear w's pending gradient.
+    w = Value(3.0)
+    y = w * w
+    z = w * y  # w ** 3
+    inner: list[Any] = []
+    y.register_hook(lambda g: inner.append(grad(lambda x: x * w * w)(2.0)))
+    z.backward()
+    assert w.grad == 27.0  # 3 w ** 2
+    assert inner[0].data == 9.0  # d/dx x w^2 = w^2
+
+
 def test_transforms_ignore_an_outer_no_grad() -> None:
     with agrad.no_grad():
         assert grad(grad(lambda x: x**3.0))(2.0) == 12.0

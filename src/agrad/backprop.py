@@ -8,7 +8,7 @@ reads ``.grad`` as the upstream gradient and compounds: 1, 3, 6, ...).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from agrad.anomaly import check_backward, unchecked
@@ -69,7 +69,12 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
     pull(topo, create_graph)
 
 
-def pull(order: list[Value], create_graph: bool, visit: Callable[[Value, Any], Any] | None = None) -> None:
+def pull(
+    order: list[Value],
+    create_graph: bool,
+    visit: Callable[[Value, Any], Any] | None = None,
+    only: Container[Any] | None = None,
+) -> None:
     """The chain rule over ``order`` (children first), from the gradients seeded in ``_g``.
 
     Each node, parents before children, runs its hooks (which may replace its
@@ -77,7 +82,10 @@ def pull(order: list[Value], create_graph: bool, visit: Callable[[Value, Any], A
     ``visit(node, g)`` the gradient instead and touches neither (the transforms
     do so). Then its VJP rule sends a share of ``g`` to each child's ``_g``.
     The rule runs on floats, building nothing, or, with ``create_graph``, on the
-    Values themselves, so that the gradients are graphs too. ``order`` is consumed,
+    Values themselves, so that the gradients are graphs too. Given ``only``, a
+    share goes only to the children in it: a transform's walk must not write the
+    ``_g`` of a Value it does not differentiate (a model's parameter may be in the
+    middle of another walk, in a hook or another thread). ``order`` is consumed,
     so the walk lets go of each node as soon as it is done; a walk stopped by an
     error clears what it left in ``_g``.
 
@@ -120,10 +128,16 @@ def pull(order: list[Value], create_graph: bool, visit: Callable[[Value, Any], A
                 gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
             if check:
                 check_backward(node, gs)
-            for k, gk in zip(kids, gs):
-                if type(k) is not float:
-                    kg = k._g  # type: ignore[union-attr]
-                    k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
+            if only is None:
+                for k, gk in zip(kids, gs):
+                    if type(k) is not float:
+                        kg = k._g  # type: ignore[union-attr]
+                        k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
+            else:
+                for k, gk in zip(kids, gs):
+                    if k in only:
+                        kg = k._g  # type: ignore[union-attr]
+                        k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
     finally:
         for node in order:
             node._g = None

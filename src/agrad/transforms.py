@@ -190,11 +190,7 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
             found[node] = g
         return g
 
-    try:
-        pull([n for n in order if n in live], create_graph, take)
-    finally:
-        for n in order:  # a share sent to a node outside the live part is never read: clear it
-            n._g = None
+    pull([n for n in order if n in live], create_graph, take, only=live)
     return [found.get(leaf, 0.0) for leaf in leaves], foreign
 
 
