@@ -239,6 +239,17 @@ def test_anomaly_forward_names_op_inputs_and_user_line() -> None:
     assert f"{HERE}:{line}" in msg
 
 
+def test_anomaly_names_user_code_in_a_folder_whose_name_starts_like_agrads() -> None:
+    # Code in .../agrad_extra/ is the user's, not agrad's: the report must name it.
+    from agrad import anomaly
+
+    user_file = os.path.dirname(anomaly.__file__) + "_extra" + os.sep + "model.py"
+    code = compile("\n\ny = agrad.log(x)", user_file, "exec")
+    with detect_anomaly(), pytest.raises(FloatingPointError) as info:
+        exec(code, {"agrad": agrad, "x": Value(0.0)})
+    assert f"made at {user_file}:3" in str(info.value)
+
+
 def test_anomaly_forward_names_labels_of_inputs() -> None:
     a = Value(1.0, label="numerator")
     z = Value(0.0, label="denominator")

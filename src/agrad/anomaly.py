@@ -17,7 +17,7 @@ from typing import Any
 from agrad.modes import ANOMALY, _FlagScope, mode
 from agrad.value import Value
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the separator: a user's agrad_x/ is not agrad's
 _where: weakref.WeakKeyDictionary[Value, str] = weakref.WeakKeyDictionary()
 
 
