@@ -261,6 +261,7 @@ def test_state_dict_round_trip() -> None:
         ),
         (lambda s: s.update({"layers.0.neurons.0.b": True}), r"state_dict\['layers.0.neurons.0.b'\] must be a real"),
         (lambda s: s.update({"layers.1.neurons.0.w.0": [1.0]}), "must be a real number, got list"),
+        (lambda s: s.update({"layers.1.neurons.0.b": 10**400}), r"neurons.0.b'\] must be .* fits a float"),
     ],
 )
 def test_a_bad_state_dict_names_the_key_and_changes_nothing(edit: object, message: str) -> None:

@@ -114,6 +114,8 @@ def test_bad_state_dicts_are_refused_before_writing(tmp_path: Path) -> None:
         save({"a": True}, path)
     with pytest.raises(TypeError, match=r"state_dict\['a'\] must be a real number"):
         save({"a": agrad.Value(1.0)}, path)  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match=r"state_dict\['a'\] must be a real number that fits a float, got an int"):
+        save({"a": 10**400}, path)  # not Python's bare OverflowError
     assert os.listdir(tmp_path) == []
 
 
@@ -164,6 +166,9 @@ def test_a_changed_digit_is_caught_by_the_checksum(tmp_path: Path) -> None:
         (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": 1.0, "a": 2.0}}', "'a' appears twice"),
         (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": 1' + b"0" * 400 + b"}}", "too large"),
         (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": 1' + b"0" * 5000 + b"}}", "digits"),
+        # json alone reads 1e400 as inf: with a checksum that was a bare json error, without one a silent inf
+        (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": 1e400}, "sha256": "0"}', "too large"),
+        (b'{"format": "agrad.state_dict", "version": 1, "params": {"a": -1.5e999}}', "-1.5e999, too large"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Argument checks shared by ``nn``, ``optim`` and ``datasets``: a clear ValueError naming the argument.
+"""Argument checks shared by ``nn``, ``optim``, ``datasets`` and ``serialize``: a clear error naming the argument.
 
 >>> count(3, "steps"), number(0.5, "lr", hi=1.0)
 (3, 0.5)
@@ -50,3 +50,22 @@ def number(x: object, what: str, lo: float = -math.inf, hi: float = math.inf, hi
     if not (math.isfinite(v) and lo <= v <= hi) or (hi_open and v >= hi):
         raise ValueError(f"{what} must be a finite number{span}, got {x!r}")
     return v
+
+
+def real(x: object, what: str, wrong_type: type[Exception] = TypeError) -> float:
+    """x as a float, nan and inf included; a bool or non-number raises wrong_type, an int past any float ValueError.
+
+    >>> real(3, "w"), real(float("inf"), "w")
+    (3.0, inf)
+    >>> real(10**400, "state_dict['w']")
+    Traceback (most recent call last):
+    ...
+    ValueError: state_dict['w'] must be a real number that fits a float, got an int of 1329 bits
+    """
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise wrong_type(f"{what} must be a real number, got {type(x).__name__}: {x!r}")
+    try:
+        return float(x)
+    except OverflowError:  # an int (or Fraction) beyond 1.8e308: say so, not "int too large" from deep inside
+        size = f"an int of {x.bit_length()} bits" if isinstance(x, int) else f"a {type(x).__name__} too large for one"
+        raise ValueError(f"{what} must be a real number that fits a float, got {size}") from None

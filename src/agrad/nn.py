@@ -20,12 +20,11 @@ multiplications, and initialisation can be seeded per model with ``seed=``.
 
 from __future__ import annotations
 
-import numbers
 import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agrad._checks import count
+from agrad._checks import count, real
 from agrad.value import Value, dot, relu, sigmoid, tanh
 
 Seed = int | random.Random | None
@@ -134,12 +133,7 @@ class Module:
             have, want = len(state), len(named)
             sizes = f" (the state_dict has {have} entries, the model {want} parameters)" if have != want else ""
             raise ValueError(f"state_dict does not match the model: {'; '.join(problems)}{sizes}")
-        values = []
-        for name, _ in named:
-            v = state[name]
-            if isinstance(v, bool) or not isinstance(v, numbers.Real):
-                raise ValueError(f"state_dict[{name!r}] must be a real number, got {type(v).__name__}: {v!r}")
-            values.append(float(v))
+        values = [real(state[name], f"state_dict[{name!r}]", ValueError) for name, _ in named]
         for (_, p), v in zip(named, values):  # only now, with everything checked, change the model
             p.data = v
 

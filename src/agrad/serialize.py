@@ -40,11 +40,12 @@ import contextlib
 import hashlib
 import json
 import math
-import numbers
 import os
 import tempfile
 from collections.abc import Mapping
 from typing import Any
+
+from agrad._checks import real
 
 FORMAT = "agrad.state_dict"
 VERSION = 1
@@ -81,9 +82,7 @@ def save(state_dict: Mapping[str, float], path: PathLike) -> None:
     for k, v in state_dict.items():
         if not isinstance(k, str):
             raise TypeError(f"state_dict keys must be str, got {type(k).__name__}: {k!r}")
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise TypeError(f"state_dict[{k!r}] must be a real number, got {type(v).__name__}: {v!r}")
-        params[k] = _encode(float(v))
+        params[k] = _encode(real(v, f"state_dict[{k!r}]"))
     doc = {"format": FORMAT, "version": VERSION, "params": params, "sha256": _digest(params)}
     text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     _write_atomic(os.fspath(path), text)
@@ -122,7 +121,9 @@ def load(path: PathLike) -> dict[str, float]:
         raw = f.read()
     bad = f"{where} is not a readable agrad model file"
     try:
-        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        doc = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
+        )
     except UnicodeDecodeError as e:
         raise ValueError(f"{bad}: it is not UTF-8 text (byte {e.start})") from None
     except json.JSONDecodeError as e:
@@ -173,6 +174,13 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _Corrupt(f"the key {k!r} appears twice")
         d[k] = v
     return d
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if math.isinf(x):  # json would read 1e400 as inf without a word; save writes infinity as "inf"
+        raise _Corrupt(f"it contains the number {text[:40]}, too large for a float")
+    return x
 
 
 def _no_constant(name: str) -> Any:
