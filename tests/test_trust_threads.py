@@ -86,3 +86,53 @@ def test_two_threads_one_in_no_grad() -> None:
     assert not any(t.is_alive() for t in threads), "a thread hung"
     assert errors == []
     assert agrad.is_grad_enabled(), "no_grad in another thread leaked into this one"
+
+
+def test_compile_in_one_thread_eager_second_order_in_another() -> None:
+    # While a thread traces, agrad.compile guards the rules that branch on data (relu's);
+    # the guard must not fire in, or leak into, a thread differentiating twice eagerly.
+    errors: list[str] = []
+    start = threading.Barrier(2)
+    rounds = 200
+
+    def h(x: agrad.Value) -> agrad.Value:
+        return x * agrad.relu(x)  # h' = 2 relu(x), h'' = 2 step(x), both from relu's rule on Values
+
+    def eager() -> None:
+        d2 = agrad.grad(agrad.grad(h))
+        start.wait()
+        for i in range(rounds * 10):
+            x0 = -1.0 + 2.0 * i / (rounds * 10) + 1e-3
+            try:
+                got = d2(x0)
+            except Exception as e:  # a guard leaking into this thread is what the test looks for
+                errors.append(f"eager h''({x0}) raised {e!r}")
+                return
+            if got != (2.0 if x0 > 0 else 0.0):
+                errors.append(f"eager h''({x0}) = {got}")
+
+    def compiling() -> None:
+        start.wait()
+        try:
+            for i in range(rounds):
+                x0 = -1.0 + 2.0 * i / rounds + 1e-3
+                f = agrad.compile(agrad.value_and_grad(lambda x: x * agrad.relu(x) + abs(x)))  # traces anew
+                value, slope = f(x0)
+                want = (x0 * max(x0, 0.0) + abs(x0), 2.0 * max(x0, 0.0) + math.copysign(1.0, x0))
+                if not (close(value, want[0]) and close(slope, want[1])):
+                    errors.append(f"compiled f({x0}) = {value}, f' = {slope}; want {want}")
+        except Exception as e:  # an error in a thread would otherwise only be a warning
+            errors.append(f"compiling raised {e!r}")
+
+    threads = [threading.Thread(target=w) for w in (eager, compiling)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert errors == []
