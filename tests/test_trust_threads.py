@@ -69,11 +69,25 @@ def no_grad_worker(errors: list[str], start: threading.Barrier) -> None:
                 errors.append(f"round {i}: f({x.data}) = {z.data}, f' = {x.grad}; want {want}, {slope}")
 
 
+def _guarded(
+    work: Callable[[list[str], threading.Barrier], None],
+) -> Callable[[list[str], threading.Barrier], None]:
+    """work, with an exception recorded as an error: raised in a thread, pytest only warns."""
+
+    def run(errors: list[str], start: threading.Barrier) -> None:
+        try:
+            work(errors, start)
+        except Exception as e:
+            errors.append(f"{work.__name__} raised {e!r}")
+
+    return run
+
+
 def test_two_threads_one_in_no_grad() -> None:
     errors: list[str] = []
     start = threading.Barrier(2)
     workers: list[Callable[[list[str], threading.Barrier], None]] = [recording, no_grad_worker]
-    threads = [threading.Thread(target=w, args=(errors, start)) for w in workers]
+    threads = [threading.Thread(target=_guarded(w), args=(errors, start)) for w in workers]
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
     try:
