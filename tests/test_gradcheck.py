@@ -108,3 +108,20 @@ def test_bad_function_or_inputs_container() -> None:
         gradcheck(agrad.exp, 1.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="fit a float"):
         gradcheck(agrad.exp, [10**400])
+
+
+@pytest.mark.parametrize("check", [gradcheck, gradgradcheck])
+def test_bad_arguments_are_named_by_both_checks(check: Any) -> None:
+    name = check.__name__
+    with pytest.raises(TypeError, match=f"{name} expects a function to check"):
+        check(None, [1.0])
+    with pytest.raises(TypeError, match=f"{name} expects inputs as a list or tuple"):
+        check(agrad.sin, 3.0)
+    with pytest.raises(ValueError, match=f"{name} needs at least one input"):
+        check(agrad.sin, [])
+    with pytest.raises(TypeError, match=f"{name} inputs must be real numbers, got str for input 0"):
+        check(agrad.sin, ["a"])
+    with pytest.raises(TypeError, match=f"{name}: eps must be a real number, got str"):
+        check(agrad.sin, [1.0], eps="x")
+    with pytest.raises(ValueError, match=f"{name} needs eps > 0"):
+        check(agrad.sin, [1.0], rtol=-1.0)

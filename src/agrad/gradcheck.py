@@ -95,13 +95,7 @@ def gradcheck(
     ...
     agrad.gradcheck.GradcheckError: d out[0] / d input 0 (= 0.0) by reverse mode (jacrev) is 0.0, but central ...
     """
-    if not callable(f):
-        raise TypeError(f"gradcheck expects a function to check, got {type(f).__name__}: {f!r}")
-    if not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"gradcheck expects inputs as a list or tuple of numbers, got {type(inputs).__name__}")
-    xs = [_input(x, i) for i, x in enumerate(inputs)]
-    if not (eps > 0 and atol >= 0 and rtol >= 0):
-        raise ValueError(f"gradcheck needs eps > 0, atol >= 0 and rtol >= 0, got eps={eps}, atol={atol}, rtol={rtol}")
+    xs = _arguments("gradcheck", f, inputs, eps, atol, rtol)
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise ValueError(f"gradcheck modes must be some of {MODES}, got {tuple(modes)!r}")
@@ -138,10 +132,28 @@ def gradcheck(
     return True
 
 
-def _input(x: object, i: int) -> float:
+def _arguments(name: str, f: object, inputs: object, eps: object, atol: object, rtol: object) -> list[float]:
+    """The inputs as floats, after checking every argument of gradcheck or gradgradcheck."""
+    if not callable(f):
+        raise TypeError(f"{name} expects a function to check, got {type(f).__name__}: {f!r}")
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"{name} expects inputs as a list or tuple of numbers, got {type(inputs).__name__}")
+    if not inputs:
+        raise ValueError(f"{name} needs at least one input to differentiate with respect to, got {inputs!r}")
+    xs = [_input(name, x, i) for i, x in enumerate(inputs)]
+    tols = {"eps": eps, "atol": atol, "rtol": rtol}
+    for k, v in tols.items():
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            raise TypeError(f"{name}: {k} must be a real number, got {type(v).__name__}: {v!r}")
+    if not (eps > 0 and atol >= 0 and rtol >= 0):  # type: ignore[operator]
+        raise ValueError(f"{name} needs eps > 0, atol >= 0 and rtol >= 0, got eps={eps}, atol={atol}, rtol={rtol}")
+    return xs
+
+
+def _input(name: str, x: object, i: int) -> float:
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         return _number(x)  # type: ignore[return-value]
-    raise TypeError(f"gradcheck inputs must be real numbers, got {type(x).__name__} for input {i}: {x!r}")
+    raise TypeError(f"{name} inputs must be real numbers, got {type(x).__name__} for input {i}: {x!r}")
 
 
 def _first_by_backward(f: Fn) -> Fn:
@@ -174,7 +186,7 @@ def gradgradcheck(
     >>> gradgradcheck(lambda x, y: agrad.exp(x * y), [0.5, -1.0])
     True
     """
-    n = len(inputs)
+    n = len(_arguments("gradgradcheck", f, inputs, eps, atol, rtol))
     by_rev = grad(f, argnums=tuple(range(n)))
     gradcheck(lambda *xs: list(by_rev(*xs)), inputs, eps, atol, rtol)
     gradcheck(jacfwd(f), inputs, eps, atol, rtol)
