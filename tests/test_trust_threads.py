@@ -69,84 +69,65 @@ def no_grad_worker(errors: list[str], start: threading.Barrier) -> None:
                 errors.append(f"round {i}: f({x.data}) = {z.data}, f' = {x.grad}; want {want}, {slope}")
 
 
-def _guarded(
-    work: Callable[[list[str], threading.Barrier], None],
-) -> Callable[[list[str], threading.Barrier], None]:
-    """work, with an exception recorded as an error: raised in a thread, pytest only warns."""
+Worker = Callable[[list[str], threading.Barrier], None]
 
-    def run(errors: list[str], start: threading.Barrier) -> None:
+
+def run_together(workers: list[Worker], timeout: float = 60.0) -> list[str]:
+    """Start the workers at one barrier, switching threads as often as the interpreter allows;
+    their errors, an exception counting as one (raised in a thread, pytest would only warn)."""
+    errors: list[str] = []
+    start = threading.Barrier(len(workers))
+
+    def guarded(work: Worker) -> None:
         try:
             work(errors, start)
         except Exception as e:
             errors.append(f"{work.__name__} raised {e!r}")
 
-    return run
-
-
-def test_two_threads_one_in_no_grad() -> None:
-    errors: list[str] = []
-    start = threading.Barrier(2)
-    workers: list[Callable[[list[str], threading.Barrier], None]] = [recording, no_grad_worker]
-    threads = [threading.Thread(target=_guarded(w), args=(errors, start)) for w in workers]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-    finally:
-        sys.setswitchinterval(interval)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    assert errors == []
-    assert agrad.is_grad_enabled(), "no_grad in another thread leaked into this one"
-
-
-def test_compile_in_one_thread_eager_second_order_in_another() -> None:
-    # While a thread traces, agrad.compile guards the rules that branch on data (relu's);
-    # the guard must not fire in, or leak into, a thread differentiating twice eagerly.
-    errors: list[str] = []
-    start = threading.Barrier(2)
-    rounds = 200
-
-    def h(x: agrad.Value) -> agrad.Value:
-        return x * agrad.relu(x)  # h' = 2 relu(x), h'' = 2 step(x), both from relu's rule on Values
-
-    def eager() -> None:
-        d2 = agrad.grad(agrad.grad(h))
-        start.wait()
-        for i in range(rounds * 10):
-            x0 = -1.0 + 2.0 * i / (rounds * 10) + 1e-3
-            try:
-                got = d2(x0)
-            except Exception as e:  # a guard leaking into this thread is what the test looks for
-                errors.append(f"eager h''({x0}) raised {e!r}")
-                return
-            if got != (2.0 if x0 > 0 else 0.0):
-                errors.append(f"eager h''({x0}) = {got}")
-
-    def compiling() -> None:
-        start.wait()
-        try:
-            for i in range(rounds):
-                x0 = -1.0 + 2.0 * i / rounds + 1e-3
-                f = agrad.compile(agrad.value_and_grad(lambda x: x * agrad.relu(x) + abs(x)))  # traces anew
-                value, slope = f(x0)
-                want = (x0 * max(x0, 0.0) + abs(x0), 2.0 * max(x0, 0.0) + math.copysign(1.0, x0))
-                if not (close(value, want[0]) and close(slope, want[1])):
-                    errors.append(f"compiled f({x0}) = {value}, f' = {slope}; want {want}")
-        except Exception as e:  # an error in a thread would otherwise only be a warning
-            errors.append(f"compiling raised {e!r}")
-
-    threads = [threading.Thread(target=w) for w in (eager, compiling)]
+    threads = [threading.Thread(target=guarded, args=(w,)) for w in workers]
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)
     try:
         for t in threads:
             t.start()
         for t in threads:
-            t.join(timeout=120)
+            t.join(timeout=timeout)
     finally:
         sys.setswitchinterval(interval)
     assert not any(t.is_alive() for t in threads), "a thread hung"
-    assert errors == []
+    return errors
+
+
+def test_two_threads_one_in_no_grad() -> None:
+    assert run_together([recording, no_grad_worker]) == []
+    assert agrad.is_grad_enabled(), "no_grad in another thread leaked into this one"
+
+
+def test_compile_in_one_thread_eager_second_order_in_another() -> None:
+    # While a thread traces, agrad.compile guards the rules that branch on data (relu's);
+    # the guard must not fire in, or leak into, a thread differentiating twice eagerly.
+    rounds = 200
+
+    def h(x: agrad.Value) -> agrad.Value:
+        return x * agrad.relu(x)  # h' = 2 relu(x), h'' = 2 step(x), both from relu's rule on Values
+
+    def eager(errors: list[str], start: threading.Barrier) -> None:
+        d2 = agrad.grad(agrad.grad(h))
+        start.wait()
+        for i in range(rounds * 10):
+            x0 = -1.0 + 2.0 * i / (rounds * 10) + 1e-3
+            got = d2(x0)
+            if got != (2.0 if x0 > 0 else 0.0):
+                errors.append(f"eager h''({x0}) = {got}")
+
+    def compiling(errors: list[str], start: threading.Barrier) -> None:
+        start.wait()
+        for i in range(rounds):
+            x0 = -1.0 + 2.0 * i / rounds + 1e-3
+            f = agrad.compile(agrad.value_and_grad(lambda x: x * agrad.relu(x) + abs(x)))  # traces anew
+            value, slope = f(x0)
+            want = (x0 * max(x0, 0.0) + abs(x0), 2.0 * max(x0, 0.0) + math.copysign(1.0, x0))
+            if not (close(value, want[0]) and close(slope, want[1])):
+                errors.append(f"compiled f({x0}) = {value}, f' = {slope}; want {want}")
+
+    assert run_together([eager, compiling], timeout=120) == []
