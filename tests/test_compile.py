@@ -393,6 +393,14 @@ def test_unbroadcastable_shapes_name_the_arguments() -> None:
         f(np.zeros(3), np.zeros(4))
 
 
+def test_mean_over_an_empty_batch_is_a_value_error() -> None:
+    g = agrad.compile(agrad.value_and_grad(lambda w, x: w * x), reduce="mean")
+    with pytest.raises(ValueError, match="empty batch"):
+        g(1.0, np.zeros((2, 0)))
+    value, grad = agrad.compile(agrad.value_and_grad(lambda w, x: w * x), reduce="sum")(1.0, np.zeros(0))
+    assert (value, grad) == (0.0, 0.0)  # an empty sum is 0
+
+
 def test_new_argument_count_retraces_and_logs(caplog: pytest.LogCaptureFixture) -> None:
     f = agrad.compile(lambda *xs: agrad.sum(xs))
     assert f(1.0, 2.0) == 3.0

@@ -306,6 +306,8 @@ class CompiledFunction:
         np = _numpy()
         shape = _broadcast(leaves)
         size = int(np.prod(shape)) if shape else 1
+        if size == 0 and self.reduce == "mean":
+            raise ValueError(f"agrad.compile: reduce='mean' over an empty batch (shape {shape}) has no value")
         flat = [x if type(x) is float else np.broadcast_to(x, shape).reshape(size) for x in values]
         outs, grads = self._program(entry, batched)(flat, caps, size)
         outs = [self._reduce_out(o, shape, size) for o in outs]
