@@ -172,6 +172,22 @@ def test_a_transform_inside_backward_leaves_its_pending_gradients_alone() -> Non
     assert inner[0].data == 9.0  # d/dx x w^2 = w^2
 
 
+def test_a_constant_value_made_inside_f_keeps_the_gradient_a_value() -> None:
+    # As documented: a leaf Value inside f may be a parameter, so the gradient stays a Value;
+    # a plain-number constant gives a float.
+    seen: list[Value] = []
+
+    def f(x: Any) -> Any:
+        seen.append(Value(3.0))
+        return x * seen[-1]
+
+    g = grad(f)(2.0)
+    assert isinstance(g, Value) and g.data == 3.0
+    g.backward()
+    assert seen[0].grad == 1.0  # d/dc of df/dx = c
+    assert type(grad(lambda x: x * 3.0)(2.0)) is float
+
+
 def test_transforms_ignore_an_outer_no_grad() -> None:
     with agrad.no_grad():
         assert grad(grad(lambda x: x**3.0))(2.0) == 12.0

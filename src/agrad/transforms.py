@@ -7,6 +7,9 @@ Duals, as it is when nested inside another transform, it gives Values or
 Duals, so transforms compose to any order: ``grad(grad(grad(f)))``,
 ``jacfwd(jacrev(f))``, ``jvp`` of ``grad``. A result that depends on Values f
 closes over (a model's parameters) is a Value too, so ``backward()`` reaches them.
+So is one that depends on a constant Value made inside f (``Value(3.0)``,
+``detach()``, an op under ``no_grad()``): a leaf Value looks the same whether
+it is a parameter or not.
 
 Reverse mode (grad, vjp, jacrev) records the graph of ``f`` and walks it back
 with the VJP rules of ``agrad.rules``, gathering the gradient of the inputs
