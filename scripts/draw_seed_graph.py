@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agrad import Value, draw_graph
+from agrad.serialize import _write_atomic
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 
@@ -25,11 +26,9 @@ def main() -> None:
     g = draw_graph(f)
     OUT.mkdir(parents=True, exist_ok=True)
     for fmt in ("svg", "png"):
-        data = g.pipe(format=fmt)  # rendered in memory first, so a failure leaves no half-written file
         path = OUT / f"seed_graph.{fmt}"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # atomic: a reader sees the old picture or the new one
+        # rendered in memory, then written as model files are: a reader sees the old picture or the new one
+        _write_atomic(str(path), g.pipe(format=fmt))
         print(f"wrote {path}")
 
 

@@ -178,3 +178,45 @@ def test_on_a_terminal_it_shows_a_tqdm_bar_with_loss_and_accuracy(tmp_path: Path
     os.close(master)
     bar = b"".join(chunks).decode(errors="replace")
     assert "3/3" in bar and "loss=" in bar and "acc=" in bar
+
+
+def test_a_closed_pipe_stops_it_quietly(tmp_path: Path) -> None:
+    """agrad demo | head -1: the reader leaves after one line; no traceback, no false "could not write"."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agrad", "demo", "--steps", "50", "--no-progress", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"training an MLP")
+    proc.stdout.close()  # as head does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a process that SIGPIPE ends
+    assert err == b"", err
+
+
+def test_an_interrupted_plot_leaves_the_old_picture_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.figure import Figure
+
+    from agrad import cli
+
+    cfg = cli.Config(steps=2, samples=10, out=str(tmp_path))
+    assert cli.run(cfg, quiet=True) == 0
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    real_savefig = Figure.savefig
+
+    def half_then_ctrl_c(self: Figure, fname: object, *args: object, **kwargs: object) -> None:
+        real_savefig(self, fname, *args, **kwargs)
+        if hasattr(fname, "truncate"):
+            fname.truncate(100)  # type: ignore[attr-defined]
+        else:
+            with open(fname, "r+b") as f:  # type: ignore[call-overload]
+                f.truncate(100)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", half_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        cli.run(cli.Config(steps=2, samples=10, out=str(tmp_path), seed=2), quiet=True)
+    assert (tmp_path / "loss.png").read_bytes() == before["loss.png"]  # not half of a new one
+    assert sorted(os.listdir(tmp_path)) == sorted(before)  # and no temporary file left behind

@@ -12,11 +12,17 @@ matplotlib), and ``neuron.png`` (with graphviz), the graph of one trained
 neuron, beside its DOT source ``neuron.dot``. Without matplotlib, graphviz or
 tqdm it says which extra to install and still trains. The same ``--seed`` gives
 the same numbers. A bad flag or value prints one line and exits with status 2.
+Every file is written whole or not at all (a temporary file, then a rename), so
+Ctrl-C (exit status 130) or a crash never leaves half a file. When the reader of
+its output goes away (``agrad demo | head -1``) it stops quietly, with status 141
+as a process that SIGPIPE ends.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -378,9 +384,16 @@ def _plot_loss(plt: Any, r: Result, path: str) -> None:
     b.set(xlabel="step", ylabel="accuracy (%)", title=f"accuracy (final {r.final_accuracy:.0%})", ylim=(0, 102))
     for ax in (a, b):
         ax.grid(alpha=0.3)
+    _save_figure(plt, fig, path)
+
+
+def _save_figure(plt: Any, fig: Any, path: str) -> None:
+    """The figure as a PNG at path, drawn in memory first so that the file is whole or untouched."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
+    _write_atomic(path, png.getvalue())
 
 
 def _plot_boundary(plt: Any, r: Result, path: str, title: str, resolution: int = 90) -> None:
@@ -401,9 +414,7 @@ def _plot_boundary(plt: Any, r: Result, path: str, title: str, resolution: int =
     ax.contourf(gx, gy, zz, levels=levels, cmap=ListedColormap(colors), alpha=0.3)
     ax.scatter(xs, ys, c=[colors[c] for c in y], s=30, edgecolors="black", linewidths=0.5)
     ax.set(xlim=(x0, x1), ylim=(y0, y1), title=title, xlabel="x0", ylabel="x1")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save_figure(plt, fig, path)
 
 
 def _draw_neuron(r: Result, out: str) -> list[str]:
@@ -441,8 +452,7 @@ def _draw_neuron(r: Result, out: str) -> list[str]:
         _note(f"no neuron.png: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         return written
     path = os.path.join(out, "neuron.png")
-    with open(path, "wb") as f:
-        f.write(png)
+    _write_atomic(path, png)
     return [*written, path]
 
 
@@ -500,7 +510,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     The seed's example...
     0
     """
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _command(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        _note("interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader is gone (agrad demo | head -1): stop without a word, as Unix tools do.
+        # Point stdout at devnull so that Python's last flush at exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _command(args: list[str]) -> int:
     if not args:
         print(worked_example())
         return 0
@@ -515,9 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"{cfg.dataset} with --samples {cfg.samples}: {e}")
     try:
         return run(cfg, quiet=ns.no_progress)
-    except KeyboardInterrupt:
-        _note("interrupted")
-        return 130
+    except BrokenPipeError:
+        raise  # not a file we failed to write: main stops quietly
     except OSError as e:
         _note(f"could not write the results: {e}")
         return 1

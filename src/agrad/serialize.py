@@ -88,12 +88,13 @@ def save(state_dict: Mapping[str, float], path: PathLike) -> None:
     _write_atomic(os.fspath(path), text)
 
 
-def _write_atomic(path: str, text: str) -> None:
+def _write_atomic(path: str, data: str | bytes) -> None:
+    """Write data (text as UTF-8) to a temporary file beside path, then rename it over path."""
     folder, name = os.path.split(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())  # the bytes reach the disk before the rename makes them the file
         # mkstemp makes the file private (0600); give it the old file's mode, or a normal one
