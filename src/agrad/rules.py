@@ -56,24 +56,25 @@ def _pow(x: X, y: X) -> X:
 
 # fmt: off
 def add_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, g
-def add_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] + d[1]
+def add_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] + x_dots[1]
 
 def sub_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, -g
-def sub_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] - d[1]
+def sub_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] - x_dots[1]
 
 def mul_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * y, g * x
-def mul_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * y + x * d[1]
+def mul_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] * y + x * x_dots[1]
 
 def div_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return _div(g, y), _div(-g * out, y)
-def div_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return _div(d[0] - out * d[1], y)
+def div_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return _div(x_dots[0] - out * x_dots[1], y)
 
 def neg_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g,)
-def neg_jvp(d: tuple[X, ...], out: X, x: X) -> X: return -d[0]
+def neg_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return -x_dots[0]
 
 # x ** c with a constant c. c == 0 is special-cased, as in PyTorch, so that
 # 0 ** 0 has gradient 0 rather than 0 * 0 ** -1 = nan.
 def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * c * _pow(x, c - 1) if c != 0 else 0.0 * g,)
-def powc_jvp(d: tuple[X, ...], out: X, x: X, c: float) -> X: return d[0] * c * _pow(x, c - 1) if c != 0 else 0.0 * d[0]
+def powc_jvp(x_dots: tuple[X, ...], out: X, x: X, c: float) -> X:
+    return x_dots[0] * c * _pow(x, c - 1) if c != 0 else 0.0 * x_dots[0]
 
 # x ** y with both sides live. d/dy = out * log(x) is nan for x <= 0; PyTorch
 # makes it 0 where x == 0 and y >= 0 (out is 0 or 1 there, and flat in y).
@@ -82,40 +83,41 @@ def _dpow_dy(out: X, x: X, y: X) -> X: return out * log(x) if _d(x) != 0 or _d(y
 # PyTorch does; only there: masking every y == 0 would also zero d2/dxdy = x ** -1 (1 at x = 1, y = 0).
 def _dpow_dx(x: X, y: X) -> X: return y * _pow(x, y - 1) if _d(y) != 0 or math.isfinite(K.pow(_d(x), -1.0)) else 0.0 * y
 def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
-def pow_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: return d[0] * _dpow_dx(x, y) + d[1] * _dpow_dy(out, x, y)
+def pow_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
+    return x_dots[0] * _dpow_dx(x, y) + x_dots[1] * _dpow_dy(out, x, y)
 
 def exp_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out,)
-def exp_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * out
+def exp_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * out
 
 def log_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (_div(g, x),)
-def log_jvp(d: tuple[X, ...], out: X, x: X) -> X: return _div(d[0], x)
+def log_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return _div(x_dots[0], x)
 
 def sqrt_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (_div(g * 0.5, out),)
-def sqrt_jvp(d: tuple[X, ...], out: X, x: X) -> X: return _div(d[0] * 0.5, out)
+def sqrt_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return _div(x_dots[0] * 0.5, out)
 
 # tanh' = 1 - out**2, computed as (1 - out)(1 + out): near |out| = 1 both factors are exact, where
 # 1 - out * out would lose the rounding of out * out (27 ulp at x = 2.5; PyTorch's fused multiply-add has 1).
 def tanh_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * ((1.0 - out) * (1.0 + out)),)
-def tanh_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * ((1.0 - out) * (1.0 + out))
+def tanh_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * ((1.0 - out) * (1.0 + out))
 
 def sigmoid_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out * (1.0 - out),)
-def sigmoid_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * out * (1.0 - out)
+def sigmoid_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * out * (1.0 - out)
 
 # softplus' = sigmoid, which stays finite where the textbook e**x / (1 + e**x) overflows.
 def softplus_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * sigmoid(x),)
-def softplus_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * sigmoid(x)
+def softplus_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * sigmoid(x)
 
 def relu_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * _mask(K.step, x),)
-def relu_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * _mask(K.step, x)
+def relu_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * _mask(K.step, x)
 
 def abs_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * _mask(K.sign, x),)
-def abs_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * _mask(K.sign, x)
+def abs_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * _mask(K.sign, x)
 
 def sin_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * cos(x),)
-def sin_jvp(d: tuple[X, ...], out: X, x: X) -> X: return d[0] * cos(x)
+def sin_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * cos(x)
 
 def cos_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g * sin(x),)
-def cos_jvp(d: tuple[X, ...], out: X, x: X) -> X: return -d[0] * sin(x)
+def cos_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return -x_dots[0] * sin(x)
 
 # min/max send g to the chosen side and split it evenly at a tie, as torch.minimum does.
 # With a nan neither side loses, so both get g (PyTorch's masks do the same).
@@ -126,17 +128,20 @@ def _pick(x: X, y: X, smaller: bool) -> tuple[float, float]:
     lose_x, lose_y = (a > b, a < b) if smaller else (a < b, a > b)
     return 0.0 if lose_x else 1.0, 0.0 if lose_y else 1.0
 def min_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, True); return g * a, g * b
-def min_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, True); return d[0] * a + d[1] * b
+def min_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
+    a, b = _pick(x, y, True); return x_dots[0] * a + x_dots[1] * b
 def max_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, False); return g * a, g * b
-def max_jvp(d: tuple[X, ...], out: X, x: X, y: X) -> X: a, b = _pick(x, y, False); return d[0] * a + d[1] * b
+def max_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
+    a, b = _pick(x, y, False); return x_dots[0] * a + x_dots[1] * b
 
 def sum_vjp(g: X, out: X, *xs: X) -> tuple[X, ...]: return (g,) * len(xs)
-def sum_jvp(d: tuple[X, ...], out: X, *xs: X) -> X: return _sum(d)
+def sum_jvp(x_dots: tuple[X, ...], out: X, *xs: X) -> X: return _sum(x_dots)
 
 # dot's operands are (w1..wn, x1..xn): the gradient of each w is g * its x, and back.
 # Its VJP gives a list, which builds faster than a tuple on this hot path.
 def dot_vjp(g: X, out: X, *wx: X) -> list[X]: n = len(wx) // 2; return [g * v for v in wx[n:] + wx[:n]]
-def dot_jvp(d: tuple[X, ...], out: X, *wx: X) -> X: n = len(wx) // 2; return dot(d[:n], wx[n:]) + dot(wx[:n], d[n:])
+def dot_jvp(x_dots: tuple[X, ...], out: X, *wx: X) -> X:
+    n = len(wx) // 2; return dot(x_dots[:n], wx[n:]) + dot(wx[:n], x_dots[n:])
 # fmt: on
 
 
