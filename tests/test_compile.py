@@ -416,6 +416,11 @@ def test_non_numeric_inputs_raise_type_error(bad: Any) -> None:
         agrad.compile(lambda x: x * 2)(bad)
 
 
+def test_int_too_large_for_a_float_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match=r"agrad\.compile: y is an int too large for a float"):
+        agrad.compile(lambda x, y: x * y)(1.0, 10**400)
+
+
 def test_bad_options() -> None:
     with pytest.raises(ValueError, match="executor"):
         agrad.compile(lambda x: x, executor="gpu")

@@ -74,7 +74,10 @@ def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any]) -> No
             "(pass x.data, or call the uncompiled function to build a graph)"
         )
     if isinstance(x, numbers.Real) and not _is_array(x):
-        out.append((name, float(x)))
+        try:
+            out.append((name, float(x)))
+        except OverflowError:
+            raise ValueError(f"agrad.compile: {name} is an int too large for a float") from None
         key.append("f")
         return
     if _is_array(x):
