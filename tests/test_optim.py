@@ -74,6 +74,23 @@ def test_adam_l2_and_adamw_decoupled_decay_by_hand() -> None:
     assert AdamW([Value(0.0)]).weight_decay == 0.01 and Adam([Value(0.0)]).weight_decay == 0.0
 
 
+@pytest.mark.parametrize("make", [lambda p: SGD(p, lr=0.1, momentum=0.9), lambda p: Adam(p), lambda p: AdamW(p)])
+def test_a_bad_gradient_is_refused_before_anything_changes(make: Callable[[list[Value]], Optimizer]) -> None:
+    ws = [Value(1.0), Value(2.0)]
+    opt = make(ws)
+    for bad, error in [("2.5", TypeError), (None, TypeError), (10**400, ValueError)]:
+        ws[0].grad, ws[1].grad = 1.0, bad
+        with pytest.raises(error, match=r"params\[1\]\.grad"):
+            opt.step()
+        assert [w.data for w in ws] == [1.0, 2.0]
+        assert vars(opt) == vars(make([Value(1.0), Value(2.0)])) | {"params": ws}  # no step counted, no buffer
+    ws[0].grad = ws[1].grad = 0.5
+    opt.step()  # the first real step is still a first step: for Adam, a full lr step
+    if isinstance(opt, Adam) and not opt.decoupled:
+        step = 0.001 * 0.5 / (0.5 + 1e-8)  # lr * m_hat / (sqrt(v_hat) + eps), both bias-corrected for t = 1
+        assert [w.data for w in ws] == pytest.approx([1.0 - step, 2.0 - step], rel=1e-12)
+
+
 def test_a_value_gradient_from_create_graph_is_used_as_its_number() -> None:
     x = Value(3.0)
     (x * x * x).backward(create_graph=True)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from agrad._checks import count, number
+from agrad._checks import count, number, real
 from agrad.value import Value
 
 
@@ -73,8 +73,12 @@ class Optimizer:
         raise NotImplementedError
 
     def _grads(self) -> list[float]:
+        """Every parameter's gradient as a float, checked before a step changes anything."""
         # A grad is a Value after backward(create_graph=True); the update needs only its number.
-        return [g if type(g) is float else float(g) for g in (p.grad for p in self.params)]
+        return [
+            g if type(g) is float else g.data if isinstance(g, Value) else real(g, f"params[{i}].grad")
+            for i, g in enumerate(p.grad for p in self.params)
+        ]
 
 
 class SGD(Optimizer):
@@ -162,13 +166,14 @@ class Adam(Optimizer):
 
     def step(self) -> None:
         """One Adam update of every parameter."""
+        grads = self._grads()  # first, so that a bad gradient leaves the step count as it was
         self.t += 1
         lr, (b1, b2), eps, wd = self.lr, self.betas, self.eps, self.weight_decay
         step_size = lr / (1.0 - b1**self.t)
         c2 = (1.0 - b2**self.t) ** 0.5
         w1 = 1.0 - b1
         m, v = self.m, self.v
-        for i, (p, g) in enumerate(zip(self.params, self._grads())):
+        for i, (p, g) in enumerate(zip(self.params, grads)):
             if wd and self.decoupled:
                 p.data *= 1.0 - lr * wd
             elif wd:
