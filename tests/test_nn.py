@@ -73,6 +73,12 @@ def test_mlp_last_layer_is_linear_and_hidden_layers_relu() -> None:
     assert len(model.parameters()) == 3 * 16 + 17 * 16 + 17 == 337
 
 
+def test_repr_names_the_hidden_activation() -> None:
+    assert repr(MLP(2, [3, 1], nonlin="tanh", seed=0)) == "MLP(2, [3, 1], nonlin='tanh')"
+    assert repr(MLP(2, [1], nonlin="tanh", seed=0)) == "MLP(2, [1], nonlin='tanh')"  # said 'relu' with no hidden layer
+    assert repr(MLP(2, [1], nonlin=False, seed=0)) == "MLP(2, [1], nonlin=None)"
+
+
 def test_hidden_layer_of_one_feeds_the_next_layer() -> None:
     model = MLP(2, [1, 2], seed=0)
     assert len(model([0.5, 0.5])) == 2

@@ -248,9 +248,11 @@ class MLP(Module):
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
         rng = _rng(seed)
         sizes = [count(nin, "nin"), *(count(n, "each layer size in nouts") for n in nouts)]
-        act = _activation(nonlin)
+        self.nonlin = _activation(nonlin)  # the hidden layers'; the last layer is linear
         last = len(nouts) - 1
-        self.layers = [Layer(sizes[i], sizes[i + 1], act if i != last else None, rng) for i in range(len(nouts))]
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], self.nonlin if i != last else None, rng) for i in range(len(nouts))
+        ]
 
     def __call__(self, x: Sequence[Value | float]) -> Any:
         """The last layer's output: a Value if it has one neuron, else a list of Values."""
@@ -267,8 +269,7 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         nouts = [len(layer.neurons) for layer in self.layers]
-        hidden = self.layers[0].neurons[0].nonlin if len(self.layers) > 1 else "relu"
-        return f"MLP({len(self.layers[0].neurons[0].w)}, {nouts}, nonlin={hidden!r})"
+        return f"MLP({len(self.layers[0].neurons[0].w)}, {nouts}, nonlin={self.nonlin!r})"
 
 
 __all__ = ["MLP", "Layer", "Module", "Neuron"]
