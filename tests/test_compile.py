@@ -128,7 +128,7 @@ def test_random_graph_batch_matches_eager_per_sample(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("reduce", [None, "sum"])
+@pytest.mark.parametrize("reduce", [None, "sum", "mean"])
 def test_random_graph_with_number_and_array_arguments(seed: int, reduce: str | None) -> None:
     # Arguments 0 and 1 are numbers (parameters), 2 and 3 arrays: every mix of operand kinds.
     f = program(seed + 100, 4, 60, list(STEPS))
@@ -140,12 +140,13 @@ def test_random_graph_with_number_and_array_arguments(seed: int, reduce: str | N
     if reduce is None:
         for b, (ev, eg) in enumerate(per_sample):
             assert close(float(value[b]), ev) and all(close(float(g[b]), e) for g, e in zip(grads, eg))
-    else:
-        assert close(value, math.fsum(ev for ev, _ in per_sample), 1e-11)
+    else:  # the summed or averaged result: a number argument's gradient is reduced the same way
+        k = 1.0 if reduce == "sum" else 1.0 / 6
+        assert close(value, k * math.fsum(ev for ev, _ in per_sample), 1e-11)
         for i in (0, 1):
-            assert close(grads[i], math.fsum(eg[i] for _, eg in per_sample), 1e-11)
+            assert close(grads[i], k * math.fsum(eg[i] for _, eg in per_sample), 1e-11)
         for i in (2, 3):
-            assert all(close(float(grads[i][b]), per_sample[b][1][i]) for b in range(6))
+            assert all(close(float(grads[i][b]), k * per_sample[b][1][i]) for b in range(6))
 
 
 def test_repeated_operands_are_summed() -> None:
