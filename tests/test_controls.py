@@ -44,6 +44,19 @@ def test_create_graph_gives_value_grads_to_third_order() -> None:
     assert math.isclose(x.grad, -0.5 * math.cos(0.5) - 3 * math.sin(0.5), rel_tol=1e-14)
 
 
+def test_create_graph_records_even_inside_no_grad() -> None:
+    # As torch: backward(create_graph=True) under no_grad still gives a differentiable gradient.
+    x = Value(3.0)
+    y = x * x * x
+    with no_grad():
+        y.backward(create_graph=True)
+    g = x.grad  # 3 x^2
+    assert isinstance(g, Value) and g.data == 27.0
+    x.zero_grad()
+    g.backward()
+    assert x.grad == 18.0  # 6 x
+
+
 def test_create_graph_agrees_with_grad_transform() -> None:
     def f(a: Any, b: Any) -> Any:
         return agrad.exp(a * b) / (1.0 + a * a) + agrad.log(b)

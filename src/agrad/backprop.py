@@ -12,7 +12,7 @@ from collections.abc import Callable, Container
 from typing import Any
 
 from agrad.anomaly import check_backward, unchecked
-from agrad.modes import ANOMALY, mode
+from agrad.modes import ANOMALY, enable_grad, mode
 from agrad.rules import RULES
 from agrad.value import Value, _number
 
@@ -66,7 +66,11 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
         gradient = _gradient_number(gradient, "backward's gradient")
     topo = toposort(root)
     root._g = gradient
-    pull(topo, create_graph)
+    if create_graph:
+        with enable_grad():  # as in PyTorch: asking for a graph records one, even inside no_grad()
+            pull(topo, True)
+    else:
+        pull(topo, False)
 
 
 def pull(
