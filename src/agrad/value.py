@@ -244,6 +244,13 @@ class Value:
 
         Repeated calls accumulate, as in PyTorch. With ``create_graph=True``
         the gradients are Values that can be differentiated again.
+
+        >>> x = Value(3.0); y = x * x
+        >>> y.backward(); y.backward(); x.grad  # 2x, twice
+        12.0
+        >>> x.zero_grad(); y.backward(create_graph=True); dy = x.grad  # 2x, a Value
+        >>> x.zero_grad(); dy.backward(); dy.data, x.grad  # d(2x)/dx
+        (6.0, 2.0)
         """
         from agrad.backprop import backward
 
@@ -277,7 +284,11 @@ class Value:
         return lambda: hooks.remove(fn) if fn in hooks else None
 
     def zero_grad(self) -> None:
-        """Set ``.grad`` back to 0.0."""
+        """Set ``.grad`` back to 0.0.
+
+        >>> x = Value(2.0); (x * 5).backward(); x.zero_grad(); x.grad
+        0.0
+        """
         self.grad = 0.0
 
 
