@@ -358,6 +358,19 @@ def test_data_dependent_rule_inside_nested_backward_raises() -> None:
     assert close(d2(0.3), math.cos(0.3)) and close(d2(1.3), math.cos(1.3))
 
 
+def test_backward_inside_a_traced_function_raises() -> None:
+    # x.grad would be 2 * (the first call's x), a number frozen into every later call.
+    def f(x: Any) -> Any:
+        y = x * x
+        y.backward()
+        return x.grad * x
+
+    with pytest.raises(agrad.TracingError, match=r"backward\(\) reached placeholder 'x'"):
+        agrad.compile(f)(1.0)
+    cubed = agrad.compile(agrad.grad(agrad.grad(lambda t: t * t * t)))  # a transform inside: fine
+    assert cubed(1.0) == 6.0 and cubed(2.0) == 12.0
+
+
 def test_nested_compiled_call_keeps_the_outer_trace_guarded() -> None:
     inner = agrad.compile(lambda y: y * 2.0)
 

@@ -14,6 +14,9 @@ How it works, and why it costs eager code nothing:
 * Values computed *from* placeholders are ordinary nodes. As with ``jax.jit``,
   Python control flow that reads their ``.data`` runs once, at trace time, and
   its outcome is baked into the trace.
+* ``backward()`` inside f reads the placeholders' numbers to compute float
+  gradients, which would be frozen, so it raises ``TracingError`` too; the
+  transforms (``agrad.grad`` inside f) build gradient graphs and trace fine.
 * A derivative rule that branches on data (relu, abs, min, max, pow) must not
   be baked either. While tracing, ``agrad.rules._d`` raises ``TracingError``
   when such a rule runs on Values (a ``backward(create_graph=True)`` inside f).
@@ -55,12 +58,13 @@ _state = threading.local()
 
 
 def _allowed(frame: Any) -> bool:
-    # agrad's own modules compute forward numbers from the example; the rule table
-    # and everything outside agrad may not read them (see the module docstring).
+    # agrad's own modules compute forward numbers from the example; the rule table,
+    # backward's float walk (its gradients would be numbers of the example) and
+    # everything outside agrad may not read them (see the module docstring).
     name = frame.f_globals.get("__name__", "")
     if not isinstance(name, str) or not name.startswith("agrad."):
         return False
-    return name != "agrad.rules" and not name.startswith("agrad.compile")
+    return name not in ("agrad.rules", "agrad.backprop") and not name.startswith("agrad.compile")
 
 
 class Placeholder(Value):
@@ -82,6 +86,12 @@ class Placeholder(Value):
         self._name = name
 
     def _refuse(self, what: str) -> TracingError:
+        if sys._getframe(2).f_globals.get("__name__") == "agrad.backprop":
+            return TracingError(
+                f"backward() reached placeholder {self._name!r} while tracing: its gradients would be numbers "
+                "of this one input, frozen into every later call. Compile the transform instead: "
+                "agrad.compile(agrad.value_and_grad(f)), or use agrad.grad inside f."
+            )
         return TracingError(
             f"{what} of placeholder {self._name!r} while tracing: agrad.compile runs f once on "
             "placeholders and replays the graph, so a Python decision on an input's number would be "
