@@ -123,6 +123,18 @@ def test_bad_hyper_parameters(make: Callable[[list[Value]], Optimizer], message:
         make([Value(1.0)])
 
 
+def test_a_bad_learning_rate_set_between_steps_is_refused_at_once() -> None:
+    w = Value(1.0)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    for bad in (float("nan"), -0.5, float("inf"), "0.1", None):
+        with pytest.raises(ValueError, match="lr must be a finite number"):
+            opt.lr = bad  # type: ignore[assignment]
+    assert opt.lr == 0.1
+    w.grad = 2.0
+    opt.step()
+    assert w.data == 1.0 - 0.1 * 2.0 and opt.buffers == [2.0]
+
+
 # -- schedules -------------------------------------------------------------------------
 
 

@@ -56,7 +56,25 @@ class Optimizer:
         if len(set(ps)) != len(ps):
             raise ValueError("optimizer got the same parameter twice; it would be updated twice per step")
         self.params = ps
-        self.lr = _hyper(lr, "lr")
+        self.lr = lr
+
+    @property
+    def lr(self) -> float:
+        """The learning rate; each assignment is checked, so a schedule's nan is refused, not spread to every weight.
+
+        >>> from agrad import Value
+        >>> opt = SGD([Value(1.0)], lr=0.1); opt.lr = 0.05; opt.lr
+        0.05
+        >>> opt.lr = float("nan")
+        Traceback (most recent call last):
+        ...
+        ValueError: lr must be a finite number >= 0.0, got nan
+        """
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _hyper(value, "lr")
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to 0.0.
