@@ -363,6 +363,15 @@ def test_non_scalar_argument() -> None:
         grad(lambda x: x)("1.0")
 
 
+def test_hvp_bad_input_names_hvp() -> None:
+    with pytest.raises(TypeError, match="hvp expects a function"):
+        hvp(None, (1.0,), (1.0,))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="hvp needs at least one primal"):
+        hvp(agrad.sin, (), ())
+    with pytest.raises(ValueError, match="one tangent per primal"):
+        hvp(agrad.sin, (1.0,), (1.0, 2.0))
+
+
 def test_jvp_length_mismatch() -> None:
     with pytest.raises(ValueError, match="2 primals and 1 tangents"):
         jvp(lambda x, y: x * y, (1.0, 2.0), (1.0,))

@@ -488,7 +488,10 @@ def hvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> list[Any]:
     >>> hvp(lambda x, y: x * x * y, (3.0, 2.0), (1.0, 0.0))
     [4.0, 6.0]
     """
+    _callable(f, "hvp")
     if not isinstance(primals, (tuple, list)):
         raise TypeError(f"hvp needs primals as a tuple or list, got {type(primals).__name__}")
+    if not primals:
+        raise ValueError("hvp needs at least one primal to differentiate with respect to")
     g = grad(f, argnums=tuple(range(len(primals))))
     return list(jvp(g, primals, tangents)[1])
