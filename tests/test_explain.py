@@ -9,6 +9,7 @@ words each op uses for its local derivative.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -198,6 +199,49 @@ def test_hooks_are_applied_and_narrated_as_backward_applies_them() -> None:
     assert [(s.target, s.upstream, s.value) for s in hooked] == [("a", -3.0, -30.0)]
     assert hooked[0].text == "a.grad: a hook turns this pass's -3.0 into -30.0, which is added and passed on"
     assert len(a._hooks or ()) == 1 and b._hooks is not None and f._hooks is None  # explain's watchers are gone
+
+
+def test_another_threads_backward_through_a_shared_weight_is_left_alone() -> None:
+    """While explain walks, another thread trains through the same weight: its backward must not meet explain."""
+    w = Value(2.0, label="w")
+    other = w * 5.0  # another graph on the same weight, as another thread's training step
+    errors: list[BaseException] = []
+
+    def other_thread_backward(g: float) -> None:
+        def target() -> None:
+            try:
+                other.backward()
+            except BaseException as e:
+                errors.append(e)
+
+        t = threading.Thread(target=target)
+        t.start()
+        t.join()
+
+    f = w * 3.0
+    f.label = "f"
+    f.register_hook(other_thread_backward)  # runs while explain's watchers are on w
+    steps = explain(f, print_steps=False)
+    assert errors == []  # it was a KeyError from explain's watcher, raised in the other thread
+    assert w.grad == 3.0 + 5.0  # df/dw from explain's walk plus d(other)/dw from the other thread
+    assert [s.text for s in steps] == [
+        "f.grad += 1.0  (the seed: df/df = 1)",
+        "w.grad += 3.0 * f.grad = 3.0 * 1.0 = 3.0",
+    ]
+    assert w._hooks is None and len(f._hooks or ()) == 1
+
+
+def test_a_hook_registered_during_explain_stays() -> None:
+    (a, _, _), f = seed()
+    late: list[float] = []
+
+    def add_a_hook(g: float) -> None:  # f's hooks run before a's gradient arrives
+        a.register_hook(late.append)
+
+    f.register_hook(add_a_hook)
+    explain(f, print_steps=False)
+    assert late == [-3.0]  # it ran in this walk
+    assert a._hooks is not None and late.append in a._hooks  # and is still there afterwards
 
 
 def test_gradient_seeds_the_walk() -> None:

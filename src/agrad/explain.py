@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -133,8 +134,11 @@ def explain(
     steps: list[Step] = []
     pending: dict[Value, Any] = {}  # this walk's gradient per node, summed as backward sums it
     seed = gradient
+    me = threading.get_ident()
 
     def watch(node: Value, g: Any) -> None:
+        if threading.get_ident() != me:
+            return  # another thread's backward through a shared node (a model's weight): not this walk
         n = name[node]
         if node is root:
             steps.append(
@@ -162,14 +166,16 @@ def explain(
 
     if print_steps and any(not (type(v.grad) is float and v.grad == 0.0) for v in nodes):
         print("(.grad already holds an earlier backward's gradients; each step shows this pass, added on top)")
-    saved = [(v, v._hooks) for v in nodes]
+    # Registered last, so each watcher sees the gradient after the user's own hooks; removed
+    # one by one, so that a hook registered meanwhile (by a hook, or another thread) stays.
+    watchers = [(v, v._hooks is None, v.register_hook(functools.partial(watch, v))) for v in nodes]
     try:
-        for v, hooks in saved:
-            v._hooks = [*(hooks or ()), functools.partial(watch, v)]
         backward(root, seed)
     finally:
-        for v, hooks in saved:
-            v._hooks = hooks
+        for v, had_none, remove in watchers:
+            remove()
+            if had_none and not v._hooks:
+                v._hooks = None
     if print_steps:
         for s in steps:
             print(s.text)
