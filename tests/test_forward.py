@@ -82,6 +82,25 @@ def test_sum_and_dot_with_duals_and_constants() -> None:
     assert t == (1.0 * -2.0 + 1.5 * 0.5) + 2.0 * 1.0
 
 
+@pytest.mark.parametrize(
+    ("f", "x", "want"),
+    [  # (value, tangent) in closed form, IEEE-754 as in reverse mode: no exception, no complex number
+        (lambda x: 1.0 / x, 0.0, (math.inf, -math.inf)),  # -1/x^2
+        (lambda x: x / 0.0, 1.0, (math.inf, math.inf)),  # 1/0
+        (lambda x: x**-1.0, 0.0, (math.inf, -math.inf)),  # -x^-2
+        (lambda x: x**0.5, -1.0, (math.nan, math.nan)),
+        (lambda x: x ** agrad.Value(0.5), -1.0, (math.nan, math.nan)),
+        (lambda x: (-1.0) ** x, 0.5, (math.nan, math.nan)),
+        (lambda x: 2.0**x, 2000.0, (math.inf, math.inf)),  # 2^x log 2
+        (lambda x: x**2.0, 1e200, (math.inf, 2e200)),  # 2x is finite
+    ],
+)
+def test_ieee_edges_in_forward_mode(f: Callable[[Any], Any], x: float, want: tuple[float, float]) -> None:
+    out, t = jvp(f, (x,), (1.0,))
+    got = (float(out), float(t))
+    assert all((math.isnan(w) and math.isnan(g)) or g == w for g, w in zip(got, want)), got
+
+
 def test_constant_operand_has_a_symbolic_zero_tangent() -> None:
     # d/dy 0 ** y at y = 0.5 is 0; the base's partial y * 0 ** (y - 1) is inf, and
     # a float zero tangent for the constant base would make it 0 * inf = nan.

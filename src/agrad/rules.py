@@ -39,7 +39,10 @@ def _mask(kernel: Callable[[float], float], x: X) -> float:
 
 
 def _div(a: X, b: X) -> X:
-    """a / b; Python raises on a float divided by zero, so fall back to IEEE (1/0 = inf)."""
+    """a / b; Python raises on a float divided by zero, so fall back to IEEE (1/0 = inf).
+
+    Also the table's function for ``/``: forward mode runs it on float primals.
+    """
     try:
         return a / b
     except ZeroDivisionError:
@@ -47,7 +50,10 @@ def _div(a: X, b: X) -> X:
 
 
 def _pow(x: X, y: X) -> X:
-    """x ** y; on numbers, C's pow, as Python's float ** raises or turns complex at the edges."""
+    """x ** y; on numbers, C's pow, as Python's float ** raises or turns complex at the edges.
+
+    Also the table's function for ``**`` and ``pow``: forward mode runs it on float primals.
+    """
     tx, ty = type(x), type(y)
     if (tx is float or tx is int) and (ty is float or ty is int):
         return K.pow(x, y)
@@ -149,10 +155,6 @@ def _abs(x: X) -> X:
     return abs(x)
 
 
-def _powc(x: X, c: float) -> X:
-    return x**c
-
-
 def _minimum(x: X, y: X) -> X:
     return minimum(x, y)
 
@@ -181,10 +183,10 @@ RULES: dict[str, Primitive] = {
         _row("+", operator.add, add_vjp, add_jvp),
         _row("-", operator.sub, sub_vjp, sub_jvp),
         _row("*", operator.mul, mul_vjp, mul_jvp),
-        _row("/", operator.truediv, div_vjp, div_jvp),
+        _row("/", _div, div_vjp, div_jvp),
         _row("neg", operator.neg, neg_vjp, neg_jvp),
-        _row("**", _powc, powc_vjp, powc_jvp),
-        _row("pow", operator.pow, pow_vjp, pow_jvp),
+        _row("**", _pow, powc_vjp, powc_jvp),
+        _row("pow", _pow, pow_vjp, pow_jvp),
         _row("exp", exp, exp_vjp, exp_jvp),
         _row("log", log, log_vjp, log_jvp),
         _row("sqrt", sqrt, sqrt_vjp, sqrt_jvp),
