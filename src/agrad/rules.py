@@ -151,18 +151,6 @@ def dot_jvp(x_dots: tuple[X, ...], out: X, *wx: X) -> X:
 # fmt: on
 
 
-def _abs(x: X) -> X:
-    return abs(x)
-
-
-def _minimum(x: X, y: X) -> X:
-    return minimum(x, y)
-
-
-def _maximum(x: X, y: X) -> X:
-    return maximum(x, y)
-
-
 @dataclass(frozen=True)
 class Primitive:
     """One row of the table: the op's function on Values or floats, and its two rules."""
@@ -173,34 +161,30 @@ class Primitive:
     jvp: Callable[..., Any]
 
 
-def _row(name: str, fn: Callable[..., Any], vjp: Callable[..., Any], jvp: Callable[..., Any]) -> Primitive:
-    return Primitive(name, fn, vjp, jvp)
-
-
 RULES: dict[str, Primitive] = {
     p.name: p
     for p in [
-        _row("+", operator.add, add_vjp, add_jvp),
-        _row("-", operator.sub, sub_vjp, sub_jvp),
-        _row("*", operator.mul, mul_vjp, mul_jvp),
-        _row("/", _div, div_vjp, div_jvp),
-        _row("neg", operator.neg, neg_vjp, neg_jvp),
-        _row("**", _pow, powc_vjp, powc_jvp),
-        _row("pow", _pow, pow_vjp, pow_jvp),
-        _row("exp", exp, exp_vjp, exp_jvp),
-        _row("log", log, log_vjp, log_jvp),
-        _row("sqrt", sqrt, sqrt_vjp, sqrt_jvp),
-        _row("tanh", tanh, tanh_vjp, tanh_jvp),
-        _row("sigmoid", sigmoid, sigmoid_vjp, sigmoid_jvp),
-        _row("softplus", softplus, softplus_vjp, softplus_jvp),
-        _row("relu", _relu, relu_vjp, relu_jvp),
-        _row("abs", _abs, abs_vjp, abs_jvp),
-        _row("sin", sin, sin_vjp, sin_jvp),
-        _row("cos", cos, cos_vjp, cos_jvp),
-        _row("min", _minimum, min_vjp, min_jvp),
-        _row("max", _maximum, max_vjp, max_jvp),
-        _row("sum", lambda *xs: _sum(xs), sum_vjp, sum_jvp),
-        _row("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp),
+        Primitive("+", operator.add, add_vjp, add_jvp),
+        Primitive("-", operator.sub, sub_vjp, sub_jvp),
+        Primitive("*", operator.mul, mul_vjp, mul_jvp),
+        Primitive("/", _div, div_vjp, div_jvp),
+        Primitive("neg", operator.neg, neg_vjp, neg_jvp),
+        Primitive("**", _pow, powc_vjp, powc_jvp),
+        Primitive("pow", _pow, pow_vjp, pow_jvp),
+        Primitive("exp", exp, exp_vjp, exp_jvp),
+        Primitive("log", log, log_vjp, log_jvp),
+        Primitive("sqrt", sqrt, sqrt_vjp, sqrt_jvp),
+        Primitive("tanh", tanh, tanh_vjp, tanh_jvp),
+        Primitive("sigmoid", sigmoid, sigmoid_vjp, sigmoid_jvp),
+        Primitive("softplus", softplus, softplus_vjp, softplus_jvp),
+        Primitive("relu", _relu, relu_vjp, relu_jvp),
+        Primitive("abs", operator.abs, abs_vjp, abs_jvp),
+        Primitive("sin", sin, sin_vjp, sin_jvp),
+        Primitive("cos", cos, cos_vjp, cos_jvp),
+        Primitive("min", minimum, min_vjp, min_jvp),
+        Primitive("max", maximum, max_vjp, max_jvp),
+        Primitive("sum", lambda *xs: _sum(xs), sum_vjp, sum_jvp),
+        Primitive("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp),
     ]
 }
 """Every primitive by its ``_op`` string.
