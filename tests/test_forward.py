@@ -167,6 +167,8 @@ def test_bad_operands() -> None:
         d.minimum("a")
     with pytest.raises(ValueError, match="same length"):
         agrad.dot([d, 1.0], [1.0])
+    with pytest.raises(ValueError, match="fit a float"):
+        _ = d**10**400  # as Value ** 10**400, not an OverflowError from float()
 
 
 def test_forward_inside_reverse() -> None:

@@ -148,7 +148,7 @@ class Dual:
 
     def __pow__(self, other: object) -> Any:
         if isinstance(other, numbers.Real):
-            return _apply("**", self, float(other))  # a constant exponent, as Value does
+            return _apply("**", self, _number(other))  # a constant exponent, as Value does
         return _binop("pow", self, other)
 
     def __rpow__(self, other: object) -> Any:
