@@ -220,3 +220,16 @@ def test_an_interrupted_plot_leaves_the_old_picture_whole(tmp_path: Path, monkey
         cli.run(cli.Config(steps=2, samples=10, out=str(tmp_path), seed=2), quiet=True)
     assert (tmp_path / "loss.png").read_bytes() == before["loss.png"]  # not half of a new one
     assert sorted(os.listdir(tmp_path)) == sorted(before)  # and no temporary file left behind
+
+
+def test_a_diverged_run_still_writes_strict_json(tmp_path: Path) -> None:
+    from agrad import cli
+
+    cli.run(cli.Config(steps=3, samples=10, lr=1e200, out=str(tmp_path)), quiet=True)  # the loss overflows
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"run.json holds {name}, which strict JSON readers (jq, JSON.parse) refuse")
+
+    record = json.loads((tmp_path / "run.json").read_text(), parse_constant=refuse)
+    assert "nan" in record["loss"] or "inf" in record["loss"]
+    assert agrad.load(tmp_path / "model.json")  # model files already wrote "nan" as a string

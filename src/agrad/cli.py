@@ -36,7 +36,7 @@ from agrad.losses import cross_entropy, hinge_loss, l2_penalty
 from agrad.modes import no_grad
 from agrad.nn import MLP, Neuron
 from agrad.optim import SGD, Adam, Optimizer, cosine_decay, linear_decay
-from agrad.serialize import _write_atomic, save
+from agrad.serialize import _encode, _write_atomic, save
 from agrad.value import Value
 
 DATASETS = ("moons", "circles", "blobs", "spirals")
@@ -488,10 +488,10 @@ def run(cfg: Config, quiet: bool = False) -> int:
         "config": asdict(cfg),
         "model": repr(r.model),
         "final_accuracy": r.final_accuracy,
-        "loss": r.losses,
+        "loss": [_encode(x) for x in r.losses],  # a diverged run's nan and inf as model files write them
         "accuracy": r.accuracies,
     }
-    _write_atomic(files[1], json.dumps(record, indent=1) + "\n")
+    _write_atomic(files[1], json.dumps(record, indent=1, allow_nan=False) + "\n")
     plt = _pyplot()
     if plt is not None:
         files.append(os.path.join(cfg.out, "loss.png"))
