@@ -97,7 +97,7 @@ class _Templates:
         if t is None:
             const = tuple(type(k) is float for k in kids)
             consts, names = _consts(kids), _fields(len(kids))
-            exprs = vjp_exprs(op, len(kids), const)
+            exprs = vjp_exprs(op, len(kids))
             t = self.bwd[key] = [
                 None if c else to_python(fold(e, consts), names, self.safe) for e, c in zip(exprs, const)
             ]

@@ -340,7 +340,7 @@ class LevelProgram:
         g = self.graph
         lo, k = self.row[members[0]], len(members)
         out_b = self.bat[members[0]]
-        exprs = vjp_exprs(op, len(knd), tuple(c == "c" for c in knd))
+        exprs = vjp_exprs(op, len(knd))
         todo = [j for j, c in enumerate(knd) if c != "c" and any(self.need[int(g.kids[i][j])] for i in members)]
         if not todo:
             return

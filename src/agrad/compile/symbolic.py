@@ -283,20 +283,20 @@ def _explore(fn: Callable[[], Sequence[Expr]], prefix: tuple[bool, ...]) -> tupl
     return tuple(where(cond, a, b) for a, b in zip(yes, no))
 
 
-_cache: dict[tuple[str, int, tuple[bool, ...]], tuple[Expr, ...]] = {}
+_cache: dict[tuple[str, int], tuple[Expr, ...]] = {}
 
 
-def vjp_exprs(op: str, arity: int, const: tuple[bool, ...] = ()) -> tuple[Expr, ...]:
+def vjp_exprs(op: str, arity: int) -> tuple[Expr, ...]:
     """The gradient expression for each operand of ``op``, from ``RULES[op].vjp``.
 
     Slots: ``g`` (incoming gradient), ``out`` (the node's value), ``x0``..``x{arity-1}``
-    (operands). ``const[i]`` marks a constant operand (a plain float child), whose
-    gradient is not needed. Cached per (op, arity, const).
+    (operands). Cached per (op, arity); callers fold in constant operands (``fold``)
+    and skip their gradients.
 
     >>> [to_python(e, {"g": "g", "x0": "a", "x1": "b"}) for e in vjp_exprs("*", 2)]
     ['(g * b)', '(g * a)']
     """
-    key = (op, arity, const)
+    key = (op, arity)
     hit = _cache.get(key)
     if hit is None:
         rule = symbolic_rule(RULES[op].vjp)
