@@ -134,6 +134,18 @@ def test_seeded_init_is_reproducible_and_private() -> None:
     assert all(n.b.data == 0.0 for layer in a.layers for n in layer.neurons)
 
 
+def test_a_refused_build_draws_nothing() -> None:
+    """A bad argument leaves the generator alone, so the next model gets the weights it would have had."""
+    random.seed(5)
+    want = MLP(2, [3, 1]).state_dict()
+    random.seed(5)
+    rng = random.Random(5)
+    for build in (lambda: Neuron(2, nonlin="gelu"), lambda: Layer(2, 3, nonlin="gelu", seed=rng)):
+        with pytest.raises(ValueError, match="nonlin"):
+            build()
+    assert MLP(2, [3, 1]).state_dict() == want == MLP(2, [3, 1], seed=rng).state_dict()
+
+
 def test_a_shared_random_generator_is_advanced() -> None:
     rng = random.Random(3)
     assert Neuron(2, seed=rng).w[0].data != Neuron(2, seed=rng).w[0].data

@@ -169,10 +169,10 @@ class Neuron(Module):
 
     def __init__(self, nin: int, nonlin: Nonlin = "relu", seed: Seed = None) -> None:
         count(nin, "nin")
+        self.nonlin = _activation(nonlin)  # checked before any draw: a refused neuron leaves the generator as it was
         uniform = (_rng(seed) or random).uniform
         self.w = [Value(uniform(-1, 1)) for _ in range(nin)]
         self.b = Value(0.0)
-        self.nonlin = _activation(nonlin)
 
     def __call__(self, x: Sequence[Value | float]) -> Any:
         """The neuron's output for inputs ``x``: a Value for Values or numbers (a Dual for Duals)."""
