@@ -298,6 +298,15 @@ def test_anomaly_inside_transforms() -> None:
         agrad.grad(agrad.sqrt)(0.0)
 
 
+def test_anomaly_checks_forward_values_inside_no_grad_too() -> None:
+    x = Value(-1.0, label="x")
+    with detect_anomaly(), no_grad(), pytest.raises(FloatingPointError, match=r"forward of 'sqrt' gave nan .*x=-1\.0"):
+        agrad.sqrt(x)
+    with no_grad(), detect_anomaly():
+        y = agrad.sqrt(Value(4.0)) * 2.0
+    assert y.data == 4.0 and y._children == ()  # still a leaf: no_grad holds
+
+
 def test_no_anomaly_check_outside_the_mode() -> None:
     y = agrad.sqrt(Value(0.0))
     y.backward()

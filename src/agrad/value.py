@@ -89,13 +89,14 @@ class Value:
         self._children = _children if type(_children) is tuple else tuple(_children)
         self._g = None
         self._hooks = None
-        if mode.flags and _children:
-            if mode.flags & NO_GRAD:
-                self._children, self._op = (), ""
-            elif mode.flags & ANOMALY:
+        flags = mode.flags
+        if flags and _children:
+            if flags & ANOMALY:  # before no_grad cuts the inputs off: the report names them
                 from agrad.anomaly import check_forward
 
                 check_forward(self)
+            if flags & NO_GRAD:
+                self._children, self._op = (), ""
 
     @property
     def _prev(self) -> set[Value]:
