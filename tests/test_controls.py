@@ -207,6 +207,20 @@ def test_hook_sees_and_replaces_the_gradient() -> None:
     assert seen == [12.0] and h.grad == 120.0 and x.grad == 360.0
 
 
+def test_transforms_run_hooks_as_backward_does() -> None:
+    # The same f differentiated by backward() and by grad gets the same hooked gradient.
+    def f(x: Any) -> Any:
+        y = x * x
+        y.register_hook(lambda g: g * 10.0)  # d/dx x^2 = 2x, scaled by 10 at y
+        return y
+
+    x = Value(3.0)
+    f(x).backward()
+    assert x.grad == 60.0
+    assert agrad.grad(f)(3.0) == 60.0
+    assert agrad.jacrev(lambda a: [f(a), a])(3.0) == [[60.0], [1.0]]
+
+
 def test_hook_removal() -> None:
     x = Value(2.0)
     remove = x.register_hook(lambda g: 0.0)

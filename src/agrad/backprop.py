@@ -83,8 +83,9 @@ def pull(
 
     Each node, parents before children, runs its hooks (which may replace its
     gradient ``g``) and adds ``g`` to ``.grad``, or, given ``visit``, hands
-    ``visit(node, g)`` the gradient instead and touches neither (the transforms
-    do so). Then its VJP rule sends a share of ``g`` to each child's ``_g``.
+    ``visit(node, g)`` the gradient instead and leaves ``.grad`` alone (the
+    transforms do so; hooks run for them too, as for torch.autograd.grad).
+    Then its VJP rule sends a share of ``g`` to each child's ``_g``.
     The rule runs on floats, building nothing, or, with ``create_graph``, on the
     Values themselves, so that the gradients are graphs too. Given ``only``, a
     share goes only to the children in it: a transform's walk must not write the
@@ -105,13 +106,13 @@ def pull(
             if g is None:
                 continue
             node._g = None
-            if visit is not None:
-                g = visit(node, g)
-            else:
-                if node._hooks:
-                    g = _run_hooks(node, g)
+            if node._hooks:
+                g = _run_hooks(node, g)
+            if visit is None:
                 grad = node.grad
                 node.grad = g if type(grad) is float and grad == 0.0 else grad + g
+            else:
+                g = visit(node, g)
             kids = node._children
             if not kids:
                 continue
