@@ -267,7 +267,7 @@ class Value:
         return Value(self.data, label=self.label)
 
     def register_hook(self, fn: Callable[[Any], Any]) -> Callable[[], None]:
-        """Call ``fn(g)`` with the gradient flowing into this node during backward.
+        """Call ``fn(g)`` with the gradient flowing into this node during backward (or grad, vjp, ...).
 
         If ``fn`` returns a number, that replaces the gradient. Returns a
         function that removes the hook.
