@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agrad.backprop import pull, toposort
-from agrad.forward import Dual, new_tag
+from agrad.forward import Dual, _scalar, new_tag
 from agrad.modes import enable_grad
 from agrad.value import Value, _number
 
@@ -42,10 +42,6 @@ ArgNums = int | Sequence[int]
 
 
 # -- checking what the user gave ------------------------------------------------
-
-
-def _is_scalar(x: object) -> bool:
-    return isinstance(x, (Value, Dual, numbers.Real))
 
 
 def _scalar_arg(x: object, what: str) -> Any:
@@ -96,7 +92,7 @@ class _Tree:
         self.shape = self._flatten(out, name)
 
     def _flatten(self, out: object, name: str) -> Any:
-        if _is_scalar(out):
+        if _scalar(out):
             self.leaves.append(_scalar_out(out, name))
             return None
         if isinstance(out, (list, tuple)):
