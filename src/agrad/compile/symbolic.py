@@ -186,7 +186,7 @@ def where(cond: Cond, a: Expr, b: Expr) -> Expr:
 
 
 class _Module:
-    """A stand-in for ``math`` or ``agrad.kernels`` inside the rule table while it runs on symbols.
+    """A stand-in for ``math`` or ``agrad.kernels`` in the copy of the rule table that runs on symbols.
 
     Rules may test their operands with plain-number functions, such as
     ``math.isfinite(K.pow(x, -1.0))``. On numbers these stay the real functions;
