@@ -44,6 +44,14 @@ def test_create_graph_gives_value_grads_to_third_order() -> None:
     assert math.isclose(x.grad, -0.5 * math.cos(0.5) - 3 * math.sin(0.5), rel_tol=1e-14)
 
 
+@pytest.mark.parametrize("scope", [no_grad, enable_grad, detect_anomaly])
+def test_decorating_a_non_function_is_a_type_error_at_once(scope: Any) -> None:
+    with pytest.raises(TypeError, match="decorates a function, got int: 3"):
+        scope()(3)
+    with pytest.raises(TypeError, match="decorates a function, got str"):
+        no_grad("f")  # type: ignore[call-overload]
+
+
 def test_create_graph_records_even_inside_no_grad() -> None:
     # As torch: backward(create_graph=True) under no_grad still gives a differentiable gradient.
     x = Value(3.0)

@@ -56,6 +56,9 @@ class _FlagScope:
     def __call__(self, fn: F) -> F:
         import functools
 
+        if not callable(fn):
+            raise TypeError(f"a mode decorates a function, got {type(fn).__name__}: {fn!r}")
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with type(self)(self._flag, self._on):
