@@ -193,48 +193,92 @@ class Value:
     # -- elementary functions -----------------------------------------------
 
     def exp(self) -> Value:
-        """e ** self."""
+        """e ** self.
+
+        >>> Value(0.0).exp().data
+        1.0
+        """
         return Value(K.exp(self.data), (self,), "exp")
 
     def log(self) -> Value:
-        """Natural log; log(0) = -inf, log(x < 0) = nan."""
+        """Natural log; log(0) = -inf, log(x < 0) = nan.
+
+        >>> Value(1.0).log().data, Value(0.0).log().data
+        (0.0, -inf)
+        """
         return Value(K.log(self.data), (self,), "log")
 
     def sqrt(self) -> Value:
-        """Square root; sqrt(x < 0) = nan."""
+        """Square root; sqrt(x < 0) = nan.
+
+        >>> Value(9.0).sqrt().data
+        3.0
+        """
         return Value(K.sqrt(self.data), (self,), "sqrt")
 
     def tanh(self) -> Value:
-        """Hyperbolic tangent; finite for every input."""
+        """Hyperbolic tangent; finite for every input.
+
+        >>> Value(1000.0).tanh().data
+        1.0
+        """
         return Value(K.tanh(self.data), (self,), "tanh")
 
     def sigmoid(self) -> Value:
-        """1 / (1 + e ** -self); finite for every input."""
+        """1 / (1 + e ** -self); finite for every input.
+
+        >>> Value(0.0).sigmoid().data
+        0.5
+        """
         return Value(K.sigmoid(self.data), (self,), "sigmoid")
 
     def relu(self) -> Value:
-        """max(self, 0); relu'(0) = 0."""
+        """max(self, 0); relu'(0) = 0.
+
+        >>> Value(-2.0).relu().data, Value(3.0).relu().data
+        (0.0, 3.0)
+        """
         return Value(K.relu(self.data), (self,), "relu")
 
     def sin(self) -> Value:
-        """Sine."""
+        """Sine.
+
+        >>> Value(0.0).sin().data
+        0.0
+        """
         return Value(K.sin(self.data), (self,), "sin")
 
     def cos(self) -> Value:
-        """Cosine."""
+        """Cosine.
+
+        >>> Value(0.0).cos().data
+        1.0
+        """
         return Value(K.cos(self.data), (self,), "cos")
 
     def softplus(self) -> Value:
-        """log(1 + e ** self); finite for every finite input."""
+        """log(1 + e ** self); finite for every finite input.
+
+        >>> Value(1000.0).softplus().data
+        1000.0
+        """
         return Value(K.softplus(self.data), (self,), "softplus")
 
     def minimum(self, other: Value | float) -> Value:
-        """The smaller of self and other; at a tie each gets half the gradient."""
+        """The smaller of self and other; at a tie each gets half the gradient.
+
+        >>> Value(2.0).minimum(3.0).data
+        2.0
+        """
         out: Value = _binary("min", min, self, other)
         return out
 
     def maximum(self, other: Value | float) -> Value:
-        """The larger of self and other; at a tie each gets half the gradient."""
+        """The larger of self and other; at a tie each gets half the gradient.
+
+        >>> Value(2.0).maximum(3.0).data
+        3.0
+        """
         out: Value = _binary("max", max, self, other)
         return out
 
