@@ -247,7 +247,7 @@ def test_a_hook_registered_during_explain_stays() -> None:
 def test_gradient_seeds_the_walk() -> None:
     (a, _, _), f = seed()
     steps = explain(f, gradient=2.0, print_steps=False)
-    assert steps[0].text == "f.grad += 2.0  (the seed: df/df = 1)"
+    assert steps[0].text == "f.grad += 2.0  (the seed: the given gradient 2.0 times df/df = 1)"
     assert a.grad == -6.0  # 2 * df/da = 2 b
 
 

@@ -8,6 +8,7 @@ import random
 import pytest
 from conftest import needs_torch
 
+import agrad
 from agrad import Value
 from agrad.losses import binary_cross_entropy_with_logits, cross_entropy, hinge_loss, l2_penalty, log_softmax, mse_loss
 
@@ -151,3 +152,17 @@ def test_cross_entropy_matches_torch(scale: float) -> None:
     for ours, theirs in zip(grads, tz.grad.tolist()):  # type: ignore[union-attr]
         assert ours == pytest.approx(theirs, rel=1e-11, abs=1e-15)
     assert log_softmax(rows[0]) == pytest.approx(F.log_softmax(tz[0].detach(), dim=0).tolist(), rel=1e-13)
+
+
+def test_log_softmax_compiled_shifts_by_each_calls_own_maximum() -> None:
+    """The shift is in the graph, so a trace made at small logits stays stable at large ones."""
+    pytest.importorskip("numpy")
+    f = agrad.compile(lambda a, b: log_softmax([a, b])[0])
+    assert f(0.0, 0.0) == pytest.approx(-math.log(2.0))
+    assert f(1000.0, 1000.0) == pytest.approx(-math.log(2.0))  # closed form: log(1/2)
+    assert f(0.0, 1000.0) == pytest.approx(-1000.0)
+    vg = agrad.compile(agrad.value_and_grad(lambda a, b: cross_entropy([[a, b]], [0]), argnums=(0, 1)))
+    value, (da, db) = vg(1000.0, 1002.0)
+    p = 1.0 / (1.0 + math.exp(-2.0))  # softmax of the true class's rival
+    assert value == pytest.approx(math.log(1.0 + math.exp(2.0)))
+    assert (da, db) == (pytest.approx(-p), pytest.approx(p))

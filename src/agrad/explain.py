@@ -142,7 +142,7 @@ def explain(
         n = name[node]
         if node is root:
             steps.append(
-                Step("seed", n, "", "", "", 1.0, seed, seed, f"{n}.grad += {fmt(seed)}  (the seed: d{n}/d{n} = 1)")
+                Step("seed", n, "", "", "", 1.0, seed, seed, f"{n}.grad += {fmt(seed)}  {_seed_words(n, seed)}")
             )
         before = seed if node is root else pending.pop(node)
         if not (g == before or (g != g and before != before)):
@@ -180,3 +180,10 @@ def explain(
         for s in steps:
             print(s.text)
     return steps
+
+
+def _seed_words(n: str, seed: float) -> str:
+    """Why the walk starts where it does: d{n}/d{n} = 1, times the gradient given to backward."""
+    if seed == 1.0:
+        return f"(the seed: d{n}/d{n} = 1)"
+    return f"(the seed: the given gradient {fmt(seed)} times d{n}/d{n} = 1)"

@@ -14,11 +14,12 @@ Predictions may be Values or plain numbers (all numbers give a plain float).
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from agrad.value import Value, dot, exp, log, relu, softplus
+from agrad.value import dot, exp, log, maximum, relu, softplus
 from agrad.value import sum as vsum
 
 X = Any  # a Value or a float
@@ -95,15 +96,17 @@ def log_softmax(logits: Sequence[X]) -> list[X]:
     """log(e^z_i / Σ_j e^z_j) for each i, computed as z_i - m - log Σ_j e^(z_j - m), m = max z.
 
     Shifting by the largest logit keeps every exponent <= 0, so nothing
-    overflows; m is taken as a plain number, which is exact because log-softmax
-    does not change when all logits shift together.
+    overflows. m is computed with ``maximum`` inside the graph, not read off as a
+    number, so a compiled trace shifts by each call's own maximum; its gradient
+    is zero (every output moves by -dm, and log Σ e^(z_j - m) by -dm too), as
+    log-softmax does not change when all logits shift together.
 
     >>> [round(v, 4) for v in log_softmax([1000.0, 1000.0])]
     [-0.6931, -0.6931]
     """
     if not logits:
         raise ValueError("log_softmax needs at least one logit, got an empty list")
-    m = max(z.data if isinstance(z, Value) else float(z) for z in logits)
+    m = functools.reduce(maximum, logits)
     shifted = [z - m for z in logits]
     lse = log(vsum([exp(s) for s in shifted]))
     return [s - lse for s in shifted]
