@@ -72,7 +72,11 @@ def worked_example() -> str:
 
 @dataclass
 class Config:
-    """Everything that decides a run; saved to run.json so a run can be repeated."""
+    """Everything that decides a run; saved to run.json so a run can be repeated.
+
+    >>> cfg = Config(dataset="circles", steps=10); cfg.hidden, cfg.lr, Config(**asdict(cfg)) == cfg
+    ([16, 16], None, True)
+    """
 
     dataset: str = "moons"
     samples: int = 100
@@ -279,7 +283,12 @@ def _schedule(cfg: Config) -> Callable[[int], float]:
 
 @dataclass
 class Result:
-    """What a run produced: the model, the data, and each step's loss and accuracy."""
+    """What a run produced: the model, the data, and each step's loss and accuracy.
+
+    >>> r = train(Config(steps=2, samples=10, hidden=[4], seed=0))
+    >>> r.model, r.classes, len(r.data[0]), len(r.losses) == len(r.accuracies) == 2, 0.0 <= r.final_accuracy <= 1.0
+    (MLP(2, [4, 1], nonlin='relu'), 2, 10, True, True)
+    """
 
     model: MLP
     data: Data

@@ -80,6 +80,12 @@ class Step:
     ``local`` the local derivative in words and ``local_value`` its number,
     ``upstream`` the source's gradient in this walk, ``value`` what
     ``target.grad`` grows by (for a hook: the gradient it now adds and passes on).
+
+    >>> a, b = Value(2.0, label="a"), Value(-3.0, label="b")
+    >>> s = explain(a * b, print_steps=False)[1]; s.kind, s.target, s.local, s.local_value, s.value == a.grad
+    ('chain', 'a', 'b.data', -3.0, True)
+    >>> print(s)
+    a.grad += b.data * v1.grad = -3.0 * 1.0 = -3.0
     """
 
     kind: str

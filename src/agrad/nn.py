@@ -195,7 +195,12 @@ class Neuron(Module):
         return _ACTIVATIONS[self.nonlin](act) if self.nonlin else act
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """``w.0`` .. ``w.{nin-1}`` then ``b``, micrograd's order."""
+        """``w.0`` .. ``w.{nin-1}`` then ``b``, micrograd's order.
+
+        >>> n = Neuron(2, seed=0); names = dict(n.named_parameters())
+        >>> list(names), names["w.1"] is n.w[1], names["b"] is n.b
+        (['w.0', 'w.1', 'b'], True, True)
+        """
         return [(f"w.{i}", w) for i, w in enumerate(self.w)] + [("b", self.b)]
 
     def __repr__(self) -> str:
@@ -224,7 +229,12 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """``neurons.{i}.`` followed by each neuron's names."""
+        """``neurons.{i}.`` followed by each neuron's names.
+
+        >>> layer = Layer(1, 2, seed=0); names = dict(layer.named_parameters())
+        >>> list(names), names["neurons.1.b"] is layer.neurons[1].b
+        (['neurons.0.w.0', 'neurons.0.b', 'neurons.1.w.0', 'neurons.1.b'], True)
+        """
         return [(f"neurons.{i}.{name}", p) for i, n in enumerate(self.neurons) for name, p in n.named_parameters()]
 
     def __repr__(self) -> str:
@@ -262,7 +272,12 @@ class MLP(Module):
         return out
 
     def named_parameters(self) -> list[tuple[str, Value]]:
-        """``layers.{i}.`` followed by each layer's names."""
+        """``layers.{i}.`` followed by each layer's names.
+
+        >>> model = MLP(1, [2, 1], seed=0); names = dict(model.named_parameters())
+        >>> len(names), list(names)[-3:], names["layers.1.neurons.0.b"] is model.layers[1].neurons[0].b
+        (7, ['layers.1.neurons.0.w.0', 'layers.1.neurons.0.w.1', 'layers.1.neurons.0.b'], True)
+        """
         return [
             (f"layers.{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()
         ]

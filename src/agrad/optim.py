@@ -87,7 +87,16 @@ class Optimizer:
             p.grad = 0.0
 
     def step(self) -> None:
-        """Update every parameter from its ``.grad``."""
+        """Update every parameter from its ``.grad``; each subclass defines it.
+
+        >>> from agrad import Value
+        >>> w = Value(2.0); w.grad = 1.0; SGD([w], lr=0.5).step(); w.data  # 2 - 0.5 * 1
+        1.5
+        >>> Optimizer([w], lr=0.5).step()
+        Traceback (most recent call last):
+        ...
+        NotImplementedError
+        """
         raise NotImplementedError
 
     def _grads(self) -> list[float]:
@@ -133,7 +142,12 @@ class SGD(Optimizer):
         self.buffers: list[float] | None = None  # momentum buffers, made on the first step
 
     def step(self) -> None:
-        """p -= lr * (the gradient, after weight decay and momentum)."""
+        """p -= lr * (the gradient, after weight decay and momentum).
+
+        >>> from agrad import Value
+        >>> w = Value(1.0); w.grad = 2.0; SGD([w], lr=0.1, weight_decay=0.5).step(); w.data  # 1 - 0.1 * (2 + 0.5 * 1)
+        0.75
+        """
         lr, mu, wd = self.lr, self.momentum, self.weight_decay
         grads = self._grads()
         if wd:
@@ -183,7 +197,15 @@ class Adam(Optimizer):
         self.v = [0.0] * len(self.params)
 
     def step(self) -> None:
-        """One Adam update of every parameter."""
+        """One Adam update of every parameter.
+
+        On the first step m / (1 - β1) = g and v / (1 - β2) = g², so each p moves by lr * g / |g|:
+
+        >>> from agrad import Value
+        >>> a, b = Value(1.0), Value(1.0); opt = Adam([a, b], lr=0.1); a.grad, b.grad = 5.0, -0.01; opt.step()
+        >>> round(a.data, 6), round(b.data, 6), opt.t, round(opt.m[0], 9)  # m = (1 - 0.9) * 5
+        (0.9, 1.1, 1, 0.5)
+        """
         grads = self._grads()  # first, so that a bad gradient leaves the step count as it was
         self.t += 1
         lr, (b1, b2), eps, wd = self.lr, self.betas, self.eps, self.weight_decay

@@ -153,7 +153,14 @@ def dot_jvp(x_dots: tuple[X, ...], out: X, *wx: X) -> X:
 
 @dataclass(frozen=True)
 class Primitive:
-    """One row of the table: the op's function on Values or floats, and its two rules."""
+    """One row of the table: the op's function on Values or floats, and its two rules.
+
+    For ``x * y`` at x = 2, y = 3: the VJP of g = 1 is (y, x), the JVP of (dx, dy) = (1, 0) is y:
+
+    >>> mul = RULES["*"]
+    >>> mul.name, mul.fn(2.0, 3.0), mul.vjp(1.0, 6.0, 2.0, 3.0), mul.jvp((1.0, 0.0), 6.0, 2.0, 3.0)
+    ('*', 6.0, (3.0, 2.0), 3.0)
+    """
 
     name: str
     fn: Callable[..., Any]
