@@ -300,3 +300,20 @@ def test_a_random_tensor_program_matches_the_same_program_on_values(seed: int) -
     np.testing.assert_allclose(
         b.grad if b.grad is not None else np.zeros(3), [v.grad for v in vb], rtol=1e-13, atol=1e-15
     )
+
+
+def test_softmax_family_is_stable_at_large_logits_as_torch() -> None:
+    logits = np.array([[1000.0, 1000.0, -1000.0], [-np.inf, 0.0, 5.0], [800.0, -3.0, 1e-3]])
+    t = torch.tensor(logits)
+    for ours, theirs in [
+        (agrad.softmax(Tensor(logits)), torch.softmax(t, -1)),
+        (agrad.log_softmax(Tensor(logits)), torch.log_softmax(t, -1)),
+        (agrad.logsumexp(Tensor(logits), axis=-1), torch.logsumexp(t, -1)),
+    ]:
+        np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-15, atol=0)
+    x = Tensor(logits, requires_grad=True)
+    xt = torch.tensor(logits, requires_grad=True)
+    g = np.random.default_rng(0).standard_normal(logits.shape)
+    agrad.log_softmax(x).backward(gradient=g)
+    torch.log_softmax(xt, -1).backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-13, atol=1e-300)
