@@ -317,3 +317,30 @@ def test_softmax_family_is_stable_at_large_logits_as_torch() -> None:
     agrad.log_softmax(x).backward(gradient=g)
     torch.log_softmax(xt, -1).backward(torch.tensor(g))
     np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-13, atol=1e-300)
+
+
+def test_explain_narrates_a_tensor_backward_with_backwards_own_numbers() -> None:
+    x = Tensor(np.array([[1.0, 2.0]]), requires_grad=True, label="x")
+    w = Tensor(np.array([0.5, -1.0]), requires_grad=True, label="w")
+    loss = (agrad.tanh(x * w) @ w).sum()
+    steps = agrad.explain(loss, print_steps=False)
+    for leaf in (x, w):
+        shares = [s.value for s in steps if s.kind == "chain" and s.target == leaf.label]
+        np.testing.assert_array_equal(sum(shares), leaf.grad)  # the narrated shares add up to .grad
+    texts = [s.text for s in steps]
+    assert "w.grad += v2.dataᵀ @ v3.grad = [0.462117, -0.964028]" in texts
+    assert any("summed to shape (2,)" in t for t in texts)  # the broadcast undone, said in words
+    xt = torch.tensor([[1.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    (torch.tanh(xt * wt) @ wt).sum().backward()
+    np.testing.assert_allclose(w.grad, wt.grad.numpy(), rtol=1e-14)
+
+
+def test_draw_graph_shows_shapes_constants_and_op_parameters() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True, label="x")
+    y = (x * 2.0).sum(axis=1, keepdims=True)
+    y.backward(gradient=np.ones((2, 1)))
+    dot = agrad.to_dot(y)
+    assert '"{ x | data shape (2, 3) | grad shape (2, 3) }"' in dot
+    assert '"{ v2 | shape (2, 1) | data [6.0, 6.0] | grad [1.0, 1.0] }"' in dot
+    assert 'label="reduce_sum axis=(1,), keepdims=True"' in dot and 'label="2.0" shape=plaintext' in dot
