@@ -175,17 +175,24 @@ def explain(
 
     if print_steps and any(not (type(v.grad) is float and v.grad == 0.0) for v in nodes):
         print("(.grad already holds an earlier backward's gradients; each step shows this pass, added on top)")
+    return _watched(nodes, watch, lambda: backward(root, seed), steps, print_steps)
+
+
+def _watched(
+    nodes: list[Any], watch: Callable[[Any, Any], None], run: Callable[[], None], steps: list[Step], show: bool
+) -> list[Step]:
+    """Run backward with ``watch`` hooked on every node, then print the steps it noted."""
     # Registered last, so each watcher sees the gradient after the user's own hooks; removed
     # one by one, so that a hook registered meanwhile (by a hook, or another thread) stays.
     watchers = [(v, v._hooks is None, v.register_hook(functools.partial(watch, v))) for v in nodes]
     try:
-        backward(root, seed)
+        run()
     finally:
         for v, had_none, remove in watchers:
             remove()
             if had_none and not v._hooks:
                 v._hooks = None
-    if print_steps:
+    if show:
         for s in steps:
             print(s.text)
     return steps
@@ -256,15 +263,4 @@ def _explain_tensor(root: Tensor, gradient: Any, max_nodes: int | None, print_st
             text = f"{name[a]}.grad += {rule}{summed} = {fmt(share)}"
             steps.append(Step("chain", name[a], n, node._op, local, local_value, g, share, text))
 
-    watchers = [(v, v._hooks is None, v.register_hook(functools.partial(watch, v))) for v in nodes]
-    try:
-        root.backward(gradient=seed)
-    finally:
-        for v, had_none, remove in watchers:
-            remove()
-            if had_none and not v._hooks:
-                v._hooks = None
-    if print_steps:
-        for s in steps:
-            print(s.text)
-    return steps
+    return _watched(nodes, watch, lambda: root.backward(gradient=seed), steps, print_steps)
