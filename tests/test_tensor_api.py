@@ -344,3 +344,32 @@ def test_draw_graph_shows_shapes_constants_and_op_parameters() -> None:
     assert '"{ x | data shape (2, 3) | grad shape (2, 3) }"' in dot
     assert '"{ v2 | shape (2, 1) | data [6.0, 6.0] | grad [1.0, 1.0] }"' in dot
     assert 'label="reduce_sum axis=(1,), keepdims=True"' in dot and 'label="2.0" shape=plaintext' in dot
+
+
+def _storage(lib: str, a: np.ndarray) -> Any:
+    if lib == "torch":
+        return torch.tensor(a)
+    if lib == "jax":
+        jax = pytest.importorskip("jax")
+        jax.config.update("jax_enable_x64", True)
+        return jax.numpy.asarray(a)
+    da = pytest.importorskip("dask.array")
+    return da.from_array(a, chunks=1)
+
+
+@pytest.mark.parametrize("lib", ["torch", "jax", "dask"])
+def test_other_array_libraries_as_storage_give_numpys_numbers(lib: str) -> None:
+    """The namespace comes from the array API standard: the same program on another library's arrays."""
+    a0 = np.array([[1.0, -2.0], [0.5, 0.25]])
+
+    def program(x: Tensor) -> Tensor:
+        return (agrad.tanh(x @ x) * x[[0, 0]] + x.logsumexp(axis=0) + x[:, 1:].max()).sum()
+
+    want = Tensor(a0, requires_grad=True)
+    program(want).backward()
+    x = Tensor(_storage(lib, a0), requires_grad=True)
+    y = program(x)
+    y.backward()
+    assert type(x.grad).__module__.split(".")[0] in (lib, "jaxlib")
+    np.testing.assert_allclose(np.asarray(x.grad), want.grad, rtol=1e-13)
+    np.testing.assert_allclose(float(y.item()), float(program(Tensor(a0)).item()), rtol=1e-13)

@@ -1267,6 +1267,10 @@ def _index_add_data(xp: Any, g: Array, shape: tuple[int, ...], index: Index) -> 
     """zeros(shape) with g added at x[index]; a repeated position gets the sum of its gradients."""
     g = _fix(xp, g)
     out = xp.zeros(shape, dtype=g.dtype)
+    if getattr(xp, "__name__", "").endswith("jax.numpy"):
+        # JAX arrays are immutable; its .at[].add sums repeated positions itself
+        sub = tuple(i for i in index if i is not None)
+        return out.at[sub].add(xp.reshape(g, _shape_of(out[sub])))
     if _basic(index):  # ints and slices never repeat a position: a plain assignment
         sub = tuple(i for i in index if i is not None)  # None only added axes of size 1 to g
         out[sub] = xp.reshape(g, tuple(out[sub].shape))
