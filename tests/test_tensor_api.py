@@ -373,3 +373,16 @@ def test_other_array_libraries_as_storage_give_numpys_numbers(lib: str) -> None:
     assert type(x.grad).__module__.split(".")[0] in (lib, "jaxlib")
     np.testing.assert_allclose(np.asarray(x.grad), want.grad, rtol=1e-13)
     np.testing.assert_allclose(float(y.item()), float(program(Tensor(a0)).item()), rtol=1e-13)
+
+
+def test_importing_agrad_imports_no_array_library() -> None:
+    """The scalar core stays stdlib-only: NumPy and array-api-compat load with the first Tensor."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agrad; v = agrad.Value(2.0) * 3; v.backward(); "
+        "assert not {'numpy', 'array_api_compat'} & set(sys.modules), sorted(sys.modules); "
+        "agrad.Tensor([1.0]); assert 'numpy' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

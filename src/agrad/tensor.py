@@ -775,11 +775,16 @@ def _both_arrays(xp: Any, a: Any, b: Any) -> tuple[Array, Array]:
 
 
 def _binary(op: str, x: object, y: object) -> Tensor:
-    xo, yo = _operand(x, op), _operand(y, op)
-    xd, yd = _data(xo), _data(yo)
-    xp = _xp_of(xo, yo)
-    if not _broadcastable(_shape_of(xd), _shape_of(yd)):
-        raise _broadcast_error(op, xd, yd)
+    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp:  # the common case, checked cheaply
+        xo, yo, xd, yd, xp = x, y, x.data, y.data, x._xp
+        if xd.shape != yd.shape and not _broadcastable(tuple(xd.shape), tuple(yd.shape)):
+            raise _broadcast_error(op, xd, yd)
+    else:
+        xo, yo = _operand(x, op), _operand(y, op)
+        xd, yd = _data(xo), _data(yo)
+        xp = _xp_of(xo, yo)
+        if not _broadcastable(_shape_of(xd), _shape_of(yd)):
+            raise _broadcast_error(op, xd, yd)
     with quiet(xp):
         r = _BINARY[op](xp, xd, yd)
     return _make(op, r, (xo, yo), xp)
@@ -828,13 +833,18 @@ def array_function(name: str, x: Any, *rest: Any) -> Any:
     >>> array_function("sigmoid", np.array([0.0, 1000.0])).tolist()
     [0.5, 1.0]
     """
-    xp = namespace(x)
+    pair = name in ("minimum", "maximum")
+    for a in (x, *rest):
+        if not _is_array(a) and not (pair and isinstance(a, numbers.Real)):
+            what = "Values or real numbers" if pair else "a Value or a real number"
+            raise TypeError(f"agrad.{name} expects {what}, got {type(a).__name__}: {a!r} (Tensors and arrays work too)")
+        if _is_array(a):
+            _real_dtype(namespace(a), a, f"agrad.{name}'s argument")
+    xp = _xp_of(x, *rest)
     with quiet(xp):
         if name in UNARY:
             return _fix(xp, UNARY[name](xp, x))
-        if name in ("minimum", "maximum"):
-            return _fix(xp, _BINARY[name[:3]](xp, x, *rest))
-    raise TypeError(f"agrad.{name} expects a Value, a Tensor or a real number, got {type(x).__name__}")
+        return _fix(xp, _BINARY[name[:3]](xp, x, *rest))
 
 
 # -- functions for Tensors and raw arrays alike (the rules call them on both) ---------------
