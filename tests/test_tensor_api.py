@@ -386,3 +386,24 @@ def test_importing_agrad_imports_no_array_library() -> None:
         "agrad.Tensor([1.0]); assert 'numpy' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_layer_on_tensors_matches_the_same_layer_on_values(seed: int) -> None:
+    """matmul, broadcasting and reductions on Tensors against agrad.dot and agrad.sum on a grid of Values."""
+    rng = np.random.default_rng(seed)
+    a0, b0, c0 = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    a, b, c = (Tensor(v, requires_grad=True) for v in (a0, b0, c0))
+    h = agrad.tanh(a @ b + c)
+    loss = (h * h).mean(axis=1).sum()
+    loss.backward()
+    va = [[Value(float(v)) for v in row] for row in a0]
+    vb = [[Value(float(v)) for v in row] for row in b0]
+    vc = [Value(float(v)) for v in c0]
+    vh = [[agrad.tanh(agrad.dot(va[i], [vb[j][k] for j in range(3)]) + vc[k]) for k in range(4)] for i in range(2)]
+    vloss = agrad.sum([agrad.sum([x * x for x in row]) / 4.0 for row in vh])
+    vloss.backward()
+    assert loss.item() == pytest.approx(vloss.data, rel=1e-14)
+    np.testing.assert_allclose(a.grad, [[v.grad for v in row] for row in va], rtol=1e-12)
+    np.testing.assert_allclose(b.grad, [[v.grad for v in row] for row in vb], rtol=1e-12)
+    np.testing.assert_allclose(c.grad, [v.grad for v in vc], rtol=1e-12)
