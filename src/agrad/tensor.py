@@ -1354,6 +1354,11 @@ def step(
 
     The rule gets arrays (or, with ``create_graph``, the Tensors), the constants and
     parameters; each share is summed down to its operand's shape by ``sum_to``.
+
+    >>> from agrad.backprop import _VJP
+    >>> x = Tensor([[1.0], [2.0]], requires_grad=True); y = x * Tensor([10.0, 20.0])  # broadcast to (2, 2)
+    >>> step(y, y._xp.ones((2, 2)), False, None, None, 0, _VJP); x._g.tolist()  # summed back to (2, 1)
+    [[30.0], [30.0]]
     """
     xp = node._xp
     if visit is None:
@@ -1392,7 +1397,11 @@ def step(
 
 
 def hook_result(node: Tensor, r: object, name: str) -> Any:
-    """What a hook on a Tensor returned, as the gradient to use: a Tensor stays, else an array of node's shape."""
+    """What a hook on a Tensor returned, as the gradient to use: a Tensor stays, else an array of node's shape.
+
+    >>> hook_result(Tensor([1.0, 2.0]), [3.0, 4.0], "double").tolist()
+    [3.0, 4.0]
+    """
     if type(r) is Tensor:
         return r
     return _grad_array(node, r, f"the value returned by hook {name}")
