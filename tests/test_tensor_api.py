@@ -407,3 +407,13 @@ def test_a_layer_on_tensors_matches_the_same_layer_on_values(seed: int) -> None:
     np.testing.assert_allclose(a.grad, [[v.grad for v in row] for row in va], rtol=1e-12)
     np.testing.assert_allclose(b.grad, [[v.grad for v in row] for row in vb], rtol=1e-12)
     np.testing.assert_allclose(c.grad, [v.grad for v in vc], rtol=1e-12)
+
+
+def test_where_with_a_list_condition_and_stack_with_a_number_keep_the_tensors_library() -> None:
+    x = Tensor(strict.asarray([1.0, -2.0]), requires_grad=True)
+    y = agrad.where([True, False], x, 0.0)
+    z = agrad.stack([x[0], 3.0])
+    assert type(y.data) is type(x.data) and type(z.data) is type(x.data)
+    (y.sum() + z.sum()).backward()
+    assert np.asarray(x.grad).tolist() == [2.0, 0.0]
+    assert type(Tensor(np.float64(2.0)).data) is np.ndarray  # a NumPy scalar becomes a 0-d array

@@ -161,7 +161,7 @@ def _as_array(data: object, dtype: object, what: str = "Tensor data") -> tuple[A
         a = raw
     elif _is_array(data):
         xp = namespace(data)
-        a = data
+        a = xp.asarray(data)  # a NumPy scalar (np.float64) becomes a 0-d array
     else:
         raise TypeError(
             f"{what} must be an array, a (nested) list of real numbers or a real number, "
@@ -1167,7 +1167,8 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     shapes = {_shape_of(_data(o)) for o in ops}
     if len(shapes) > 1:
         raise ValueError(f"stack needs Tensors of one shape, got shapes {sorted(shapes)}")
-    return concatenate([expand_dims(o if type(o) is not float else _default_xp().asarray(o), axis) for o in ops], axis)
+    xp = _xp_of(*ops) or _default_xp()
+    return concatenate([expand_dims(o if type(o) is not float else xp.asarray(o), axis) for o in ops], axis)
 
 
 def where(cond: Any, x: Any, y: Any) -> Any:
@@ -1179,7 +1180,7 @@ def where(cond: Any, x: Any, y: Any) -> Any:
     c = cond.data if type(cond) is Tensor else cond
     if not _is_array(c):
         if isinstance(c, (bool, list, tuple)):
-            c = _xp_of(x, y, _default_xp().asarray(0.0)).asarray(c)
+            c = (_xp_of(x, y) or _default_xp()).asarray(c)
         else:
             raise TypeError(f"where expects a boolean array as its condition, got {type(cond).__name__}: {cond!r}")
     if not namespace(c).isdtype(c.dtype, "bool"):
