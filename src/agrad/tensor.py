@@ -106,9 +106,9 @@ def _xp_of(*xs: Any) -> Any:
         if found is None or xp is found:
             found = xp
             continue
-        names = {found.__name__.rsplit(".", 1)[-1]: found, xp.__name__.rsplit(".", 1)[-1]: xp}
-        if set(names) == {"numpy", "dask"} or set(names) == {"numpy", "array"}:
-            found = names.get("dask") or names["array"]
+        names = {found.__name__: found, xp.__name__: xp}
+        if set(names) == {"array_api_compat.numpy", "array_api_compat.dask.array"}:
+            found = names["array_api_compat.dask.array"]
             continue
         raise TypeError(
             f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__}; "
