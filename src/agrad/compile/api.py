@@ -37,7 +37,7 @@ NUMPY_MIN_WIDTH = 64
 """Nodes per level a large graph needs for the NumPy executor: each level costs a few NumPy
 calls (microseconds each), so a deep, narrow graph stays faster as straight-line Python."""
 
-EXECUTORS = ("auto", "python", "numpy")
+EXECUTORS = ("auto", "python", "numpy", "native")
 REDUCTIONS = (None, "sum", "mean")
 
 
@@ -165,6 +165,11 @@ class CompiledFunction:
             raise ValueError(f"agrad.compile: executor must be one of {EXECUTORS}, got {executor!r}")
         if reduce not in REDUCTIONS:
             raise ValueError(f"agrad.compile: reduce must be None, 'sum' or 'mean', got {reduce!r}")
+        if executor == "native" and not _native_available():
+            raise ImportError(
+                'agrad.compile: executor="native" needs cffi and a C compiler (cc, gcc or clang, or $CC): '
+                'pip install "agrad[native]"'
+            )
         self.fun = f
         self.spec = _transform(f)
         self.executor = executor
@@ -262,26 +267,27 @@ class CompiledFunction:
         executor = self.executor
         if executor == "auto":
             big = len(entry.graph) > PYTHON_MAX_NODES and _has_numpy() and _width(entry.graph) >= NUMPY_MIN_WIDTH
-            executor = "numpy" if batch or big else "python"
+            executor = ("native" if _native_available() else "numpy") if batch else "numpy" if big else "python"
         if executor == "python" and batch:
             raise ValueError(
                 "agrad.compile: executor='python' runs on numbers; array arguments need executor='numpy' or 'auto'"
             )
         key = (executor, batched, self.reduce if batch else None)
-        prog = entry.programs.get(key)
-        if prog is None:
+        hit = entry.programs.get(key)
+        if hit is None:
             t0 = time.perf_counter()
+            red = self.reduce if batch else "sum"  # one sample: sum and per-sample agree
+            prog = _native_program(entry.graph, batched, red) if executor == "native" else None
             if executor == "python":
                 prog = PythonProgram(entry.graph)
-            else:
+            elif prog is None:  # numpy, or a program too large for native (logged)
                 from agrad.compile.levels import LevelProgram
 
-                red = self.reduce if batch else "sum"  # one sample: sum and per-sample agree
-                prog = LevelProgram(entry.graph, list(batched), red)
+                executor, prog = "numpy", LevelProgram(entry.graph, list(batched), red)
             entry.seconds += time.perf_counter() - t0
-            entry.programs[key] = prog
-        self.last_executor = executor
-        return prog
+            hit = entry.programs[key] = (executor, prog)
+        self.last_executor = hit[0]
+        return hit[1]
 
     def lower(self, *args: Any) -> Any:
         """Trace and generate code for these arguments without running: the executor's program.
@@ -398,6 +404,18 @@ def _width(g: Graph) -> float:
     return len(g) / max(1, max(depth, default=0))
 
 
+def _native_available() -> bool:
+    from agrad.compile.native import available
+
+    return available()
+
+
+def _native_program(g: Graph, batched: tuple[bool, ...], reduce: str | None) -> Any:
+    from agrad.compile.native import program
+
+    return program(g, batched, reduce)
+
+
 def _has_numpy() -> bool:
     import importlib.util
 
@@ -441,7 +459,10 @@ def compile(
       ``result.backward()`` would, and returns the result. Every Value f reads
       but does not take is *live*: each call reads its current ``.data``.
     * ``executor``: "python" (straight-line Python on numbers), "numpy"
-      (level-scheduled NumPy: batches, and very large graphs) or "auto".
+      (level-scheduled NumPy: batches, and very large graphs), "native" (machine
+      code from numba, the loop over the batch inside: ``pip install "agrad[native]"``)
+      or "auto": native for arrays when numba is installed, else NumPy; Python
+      for numbers, NumPy for very large, wide graphs.
 
     Like ``jax.jit``, a trace is specialised to one graph: Python control flow
     that reads ``.data`` is baked in at trace time, and reading ``.data`` of an
