@@ -572,6 +572,8 @@ def test_native_falls_back_to_numpy_with_a_debug_log(
         g = agrad.compile(agrad.value_and_grad(f), executor="native")
         value, grad = g(0.7, x)
     assert g.last_executor == "numpy" and "more than NATIVE_MAX_NODES" in caplog.text
+    numbers = agrad.compile(agrad.value_and_grad(f), executor="native")  # numbers fall back to Python
+    assert close(numbers(0.7, 0.5)[1], eager(f, [0.7, 0.5])[1][0]) and numbers.last_executor == "python"
     assert all(close(float(v), w[0]) and close(float(d), w[1][0]) for v, d, w in zip(value, grad, want))
     monkeypatch.setattr(native, "NATIVE_MAX_NODES", 10**6)
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import numbers
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -265,9 +266,11 @@ class CompiledFunction:
     def _program(self, entry: _Entry, batched: tuple[bool, ...]) -> Any:
         batch = any(batched)
         executor = self.executor
-        if executor == "auto":
+        if executor in ("auto", "native"):
             big = len(entry.graph) > PYTHON_MAX_NODES and _has_numpy() and _width(entry.graph) >= NUMPY_MIN_WIDTH
-            executor = ("native" if _native_available() else "numpy") if batch else "numpy" if big else "python"
+            plain = "numpy" if batch or big else "python"  # the choice without native code
+            if executor == "auto":
+                executor = "native" if batch and _native_available() else plain
         if executor == "python" and batch:
             raise ValueError(
                 "agrad.compile: executor='python' runs on numbers; array arguments need executor='numpy' or 'auto'"
@@ -278,12 +281,14 @@ class CompiledFunction:
             t0 = time.perf_counter()
             red = self.reduce if batch else "sum"  # one sample: sum and per-sample agree
             prog = _native_program(entry.graph, batched, red) if executor == "native" else None
+            if executor == "native" and prog is None:
+                executor = plain  # too large for the C compiler, or it failed: logged at debug level
             if executor == "python":
                 prog = PythonProgram(entry.graph)
-            elif prog is None:  # numpy, or a program too large for native (logged)
+            elif executor == "numpy":
                 from agrad.compile.levels import LevelProgram
 
-                executor, prog = "numpy", LevelProgram(entry.graph, list(batched), red)
+                prog = LevelProgram(entry.graph, list(batched), red)
             entry.seconds += time.perf_counter() - t0
             hit = entry.programs[key] = (executor, prog)
         self.last_executor = hit[0]
@@ -325,12 +330,17 @@ class CompiledFunction:
             raise ValueError("agrad.compile: params= with array arguments needs reduce='sum' or 'mean' ")
         np = _numpy()
         shape = _broadcast(leaves)
-        size = int(np.prod(shape)) if shape else 1
+        size = math.prod(shape)
         if size == 0 and self.reduce == "mean":
             raise ValueError(f"agrad.compile: reduce='mean' over an empty batch (shape {shape}) has no value")
-        flat = [x if type(x) is float else np.broadcast_to(x, shape).reshape(size) for x in values]
-        outs, grads = self._program(entry, batched)(flat, caps, size)
-        outs = [self._reduce_out(o, shape, size) for o in outs]
+        flat = [
+            x if type(x) is float else x.reshape(size) if x.shape == shape else np.broadcast_to(x, shape).reshape(size)
+            for x in values
+        ]
+        prog = self._program(entry, batched)
+        outs, grads = prog(flat, caps, size)
+        if not getattr(prog, "reduces_outputs", False):  # the native program sums (averages) them itself
+            outs = [self._reduce_out(o, shape, size) for o in outs]
         if self.params:  # numbers, reduced over the batch (checked when params= was given)
             self._accumulate(grads)
             return self._result(entry, outs, grads)

@@ -40,19 +40,22 @@ from pathlib import Path
 from typing import Any
 
 from agrad.compile.codegen import _nary, _Templates, batched_nodes, needed
-from agrad.compile.symbolic import to_c
+from agrad.compile.symbolic import literal, to_c
 from agrad.compile.trace import Graph
 
 log = logging.getLogger("agrad.compile")
 
-NATIVE_MAX_NODES = 50_000
-"""Larger graphs run with the NumPy executor: the C compiler's time grows faster than the graph."""
+NATIVE_MAX_NODES = 10_000
+"""Larger graphs run with another executor: gcc takes about 2 s per 1,000 nodes (and more memory)."""
+
+OPTIMIZE_MAX_NODES = 2_000
+"""Up to this size -O2; above it -O1, which compiles a long straight-line function about twice as fast."""
 
 COMPILE_TIMEOUT = 60.0
 """Seconds the C compiler may take before the program runs with the NumPy executor instead."""
 
 CACHE_ENV = "AGRAD_CACHE_DIR"
-FLAGS = ("-O2", "-shared", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-std=c99")
+FLAGS = ("-shared", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-std=c99")
 # -ffp-contract=off: a*b + c stays two roundings, as in Python; -fno-math-errno only stops
 # setting errno (sqrt(-1) is nan either way); never -ffast-math, which would drop inf and nan.
 
@@ -156,9 +159,10 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
     """The C source of ``run(A, B, S, OB, OS)`` for graph g, and where its results are.
 
     ``A`` (array arguments x B samples) holds the array arguments, ``S`` the
-    number arguments, then the captured Values' numbers. ``OB`` gets the batched
-    outputs and per-sample gradients (rows x B), ``OS`` the number outputs and
-    reduced gradients. ``reduce`` is None (per-sample gradients), "sum" or "mean".
+    number arguments, then the captured Values' numbers. ``OB`` gets what is per
+    sample (rows x B), ``OS`` what is one number: outputs and gradients reduced
+    over the batch, and those that depend on no array. ``reduce`` is None
+    (per-sample outputs and gradients), "sum" or "mean".
 
     >>> from agrad.compile.trace import Placeholder, build_graph
     >>> w, x = Placeholder(1.0, "w"), Placeholder(1.0, "x"); y = w * x
@@ -166,19 +170,21 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
     >>> print(text[text.index("void run"):].strip())
     void run(const double *A, long B, const double *S, double *OB, double *OS) {
         double v0 = S[0];
+        double out0 = 0.0;
         double invB = 1.0 / (double)B;
         double g0 = 0.0;
         for (long b = 0; b < B; b++) {
             double v1 = A[0 * B + b];
             double v2 = (v0 * v1);
-            OB[0 * B + b] = v2;
+            out0 += v2;
             double g2 = invB;
             g0 += (g2 * v1);
         }
-        OS[0] = g0;
+        OS[0] = out0 / (double)B;
+        OS[1] = g0;
     }
-    >>> plan["outs"], plan["grads"]
-    ([('b', 0)], [('s', 0)])
+    >>> plan["outs"], plan["grads"]  # (where, index): both in OS, reduced over the batch
+    ([('s', 0)], [('s', 1)])
     """
     n = len(g)
     ops, kids = g.ops, g.kids
@@ -214,20 +220,33 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
             names = {f"x{j}": f"v{k}" for j, k in enumerate(kids[i]) if type(k) is int}
             block.set(f"v{i}", "=", t.forward(op, kids[i]).format(**names))
 
-    # -- outputs: batched ones into rows of OB, the others into OS --
+    # -- outputs: per sample into rows of OB; reduced over the batch, or numbers, into OS --
     rows = slots = 0
     outs: list[tuple[str, Any]] = []
-    for o in g.outputs:
-        if type(o) is not int:
+    for j, o in enumerate(g.outputs):
+        if type(o) is not int and per_sample:
             outs.append(("c", float(o)))
-        elif bat[o]:
+            continue
+        if type(o) is not int:  # a constant output, summed over the batch or not
+            tail.put(f"OS[{slots}] = {literal(float(o))}{' * (double)B' if reduce == 'sum' else ''}")
+            outs.append(("s", slots))
+            slots += 1
+            continue
+        if per_sample and bat[o]:
             body.put(f"OB[{rows} * B + b] = v{o}")
             outs.append(("b", rows))
             rows += 1
-        else:
-            tail.put(f"OS[{slots}] = v{o}")
-            outs.append(("s", slots))
-            slots += 1
+            continue
+        value = f"v{o}"
+        if bat[o]:  # the sum over the samples, in order
+            head.set(f"out{j}", "=", "0.0")
+            body.put(f"out{j} += v{o}")
+            value = f"out{j} / (double)B" if reduce == "mean" else f"out{j}"
+        elif reduce == "sum":  # one number for every sample
+            value = f"v{o} * (double)B"
+        tail.put(f"OS[{slots}] = {value}")
+        outs.append(("s", slots))
+        slots += 1
 
     # -- backward --
     root = g.root
@@ -280,7 +299,7 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
                 slots += 1
 
     L = [
-        f"/* agrad.compile native program: {n} nodes; {' '.join(FLAGS)} */",
+        f"/* agrad.compile native program: {n} nodes; {' '.join(_flags(n))} */",
         _PRELUDE,
         "void run(const double *A, long B, const double *S, double *OB, double *OS) {",
         *head.lines,
@@ -296,7 +315,11 @@ _ffi: Any = None
 _lock = threading.Lock()
 
 
-def _build(text: str) -> Path:
+def _flags(nodes: int) -> tuple[str, ...]:
+    return ("-O2" if nodes <= OPTIMIZE_MAX_NODES else "-O1", *FLAGS)
+
+
+def _build(text: str, n: int) -> Path:
     """The shared library for this source: from the cache, or compiled and stored there atomically."""
     digest = hashlib.sha256(text.encode()).hexdigest()[:32]
     folder = cache_dir()
@@ -312,7 +335,7 @@ def _build(text: str) -> Path:
         c_file.write_text(text)
         out = Path(tmp) / lib.name
         done = subprocess.run(
-            [cc, *FLAGS, "-o", str(out), str(c_file), "-lm"],
+            [cc, *_flags(n), "-o", str(out), str(c_file), "-lm"],
             capture_output=True,
             text=True,
             timeout=COMPILE_TIMEOUT,
@@ -346,8 +369,10 @@ class NativeProgram:
         t0 = time.perf_counter()
         self.graph = g
         self.batched = list(batched)
+        self._arrays = [j for j, b in enumerate(batched) if b]
+        self._numbers = [j for j, b in enumerate(batched) if not b]
         self.text, plan = source(g, self.batched, reduce)
-        self.path = _build(self.text)
+        self.path = _build(self.text, len(g))
         with _lock:
             if _ffi is None:
                 import cffi  # type: ignore[import-untyped]
@@ -365,6 +390,7 @@ class NativeProgram:
         self._outs: list[tuple[str, Any]] = plan["outs"]
         self._grads: list[tuple[str, Any]] = plan["grads"]
         self._empty = np.empty(0)
+        self.reduces_outputs = reduce is not None  # sums (averages) the outputs over the batch itself
         s = [j for k, j in self._grads if k == "s"]
         every = len(s) == len(self._grads) and s == list(range(s[0], s[0] + len(s))) if s else False
         # A model's parameters: every gradient a reduced number, in consecutive slots; one slice.
@@ -372,9 +398,8 @@ class NativeProgram:
 
     def __call__(self, a: list[Any], c: list[float], batch: int = 1) -> tuple[list[Any], list[Any]]:
         np = self._np
-        arrays = [x for x, b in zip(a, self.batched) if b]
-        A = np.ascontiguousarray(np.stack(arrays), dtype=np.float64) if arrays else self._empty
-        S = np.array([x for x, b in zip(a, self.batched) if not b] + c, dtype=np.float64)
+        A = np.stack([a[j] for j in self._arrays]) if self._arrays else self._empty  # a fresh C-ordered copy
+        S = np.array([a[j] for j in self._numbers] + c if self._numbers else c, dtype=np.float64)
         OB = np.empty((self._rows, batch))
         OS = np.empty(self._slots)
         buf = self._buf
@@ -397,7 +422,7 @@ def program(g: Graph, batched: tuple[bool, ...], reduce: str | None) -> NativePr
     if len(g) > NATIVE_MAX_NODES:
         log.debug(
             "native executor: %d nodes is more than NATIVE_MAX_NODES (%d), too long to compile; "
-            "using the NumPy executor",
+            "falling back to the NumPy executor (the Python one for numbers)",
             len(g),
             NATIVE_MAX_NODES,
         )
@@ -406,13 +431,13 @@ def program(g: Graph, batched: tuple[bool, ...], reduce: str | None) -> NativePr
         prog = NativeProgram(g, list(batched), reduce)
     except subprocess.TimeoutExpired:
         log.debug(
-            "native executor: the C compiler took over %s s for %d nodes; using the NumPy executor",
+            "native executor: the C compiler took over %s s for %d nodes; falling back to NumPy (Python for numbers)",
             COMPILE_TIMEOUT,
             len(g),
         )
         return None
     except (OSError, ImportError) as e:
-        log.debug("native executor unavailable (%s); using the NumPy executor", e)
+        log.debug("native executor unavailable (%s); falling back to NumPy (Python for numbers)", e)
         return None
     log.debug("native executor: %d nodes compiled or loaded from %s in %.3f s", len(g), prog.path, prog.seconds)
     return prog
