@@ -299,16 +299,17 @@ def test_second_order_at_exact_points(g: Graph) -> None:
     check_graph(g, order=2)
 
 
+def _function(g: Graph) -> Any:
+    """The graph as a function of its inputs, for agrad.compile to trace."""
+    return lambda *args: g.evaluate("agrad", args)
+
+
 @trust_settings(150)
 @given(g=graphs(max_ops=30))
 def test_compiled_graphs_first_order(g: Graph) -> None:
     """agrad.compile(value_and_grad(f)) as generated Python and as NumPy over a batch: same oracles."""
     np = pytest.importorskip("numpy")
-    n = len(g.inputs)
-
-    def f(*args: Any) -> Any:
-        return g.evaluate("agrad", args)
-
+    n, f = len(g.inputs), _function(g)
     t_val, t_grad, _ = torch_derivatives(g, 1)
     with mpmath.workdps(DPS):
         exact_val = mp_eval(g, g.inputs)
@@ -341,11 +342,7 @@ def _same(a: float, b: float) -> bool:
 def test_native_compiled_graphs_match_eager(g: Graph) -> None:
     """The native (C) executor over a batch against eager agrad's value and backward(), within 1e-12."""
     np = pytest.importorskip("numpy")
-    n = len(g.inputs)
-
-    def f(*args: Any) -> Any:
-        return g.evaluate("agrad", args)
-
+    n, f = len(g.inputs), _function(g)
     leaves = [agrad.Value(x) for x in g.inputs]
     out = f(*leaves)
     if isinstance(out, agrad.Value):
