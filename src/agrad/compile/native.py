@@ -17,11 +17,12 @@ The C is compiled with IEEE semantics (no ``-ffast-math``, no contraction into
 fused multiply-adds), so it computes what eager agrad's kernels compute.
 
 Compiling takes about a second, so the shared library is kept under
-``cache_dir()``, named by the hash of its source: the next process that needs
-the same program loads it at once. A program too large for the compiler in
-reasonable time (more than ``NATIVE_MAX_NODES`` nodes, or a compile slower than
-``COMPILE_TIMEOUT`` seconds), or a machine without cffi or a C compiler, runs
-with the NumPy executor instead, with a debug log saying why.
+``cache_dir()``, named by the hash of its source (which names the flags): the
+next process that needs the same program loads it at once. A program too large
+for the compiler in reasonable time (more than ``NATIVE_MAX_NODES`` nodes, or a
+compile slower than ``COMPILE_TIMEOUT`` seconds), or a failed compile, runs with
+the executor "auto" would pick without native code (NumPy for batches, Python
+for numbers), with a debug log on the ``agrad.compile`` logger saying why.
 """
 
 from __future__ import annotations
