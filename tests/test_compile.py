@@ -591,3 +591,29 @@ def test_native_without_its_dependencies_is_an_import_error(monkeypatch: pytest.
         agrad.compile(lambda x: x, executor="native")
     f = agrad.compile(lambda x: x * 2.0)  # "auto" runs batches with NumPy, as before
     assert f(np.ones(2)).tolist() == [2.0, 2.0] and f.last_executor == "numpy"
+
+
+@pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler")
+@pytest.mark.parametrize("width", [2, 4])
+def test_native_vectors_of_each_width_match_eager(width: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Machines without AVX2 run two samples per vector, those with it four: test both here
+    # (four without -mavx2 is emulated by the compiler, slower but the same numbers).
+    monkeypatch.setenv("AGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "_LANES", (width, ()))
+    f = program(7, 3, 60, list(STEPS))
+    xs = np.array([inputs(70 + b, 3) for b in range(11)])  # whole vectors and a rest
+    for reduce in (None, "sum"):
+        vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2)), executor="native", reduce=reduce)
+        value, grads = vg(xs[:, 0], 0.25, xs[:, 2])
+        assert (
+            vg.last_executor == "native"
+            and f"for (; b + {width} <= B; b += {width})" in vg.lower(xs[:, 0], 0.25, xs[:, 2]).text
+        )
+        per_sample = [eager(f, [xs[b, 0], 0.25, xs[b, 2]]) for b in range(11)]
+        if reduce is None:
+            assert all(close(float(value[b]), ev) for b, (ev, _) in enumerate(per_sample))
+            assert all(close(float(grads[1][b]), eg[1]) for b, (_, eg) in enumerate(per_sample))
+        else:
+            assert close(value, math.fsum(ev for ev, _ in per_sample), 1e-11)
+            assert close(grads[1], math.fsum(eg[1] for _, eg in per_sample), 1e-11)
+        assert all(close(float(grads[0][b]), eg[0]) for b, (_, eg) in enumerate(per_sample))

@@ -56,7 +56,7 @@ COMPILE_TIMEOUT = 60.0
 """Seconds the C compiler may take before the program runs with the NumPy executor instead."""
 
 CACHE_ENV = "AGRAD_CACHE_DIR"
-FLAGS = ("-shared", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-std=c99")
+FLAGS = ("-shared", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-std=c99", "-Wno-psabi")
 # -ffp-contract=off: a*b + c stays two roundings, as in Python; -fno-math-errno only stops
 # setting errno (sqrt(-1) is nan either way); never -ffast-math, which would drop inf and nan.
 
@@ -125,11 +125,83 @@ static inline double _softplus(double x) {
 /* Python's min and max: the first argument unless the second is strictly beyond it; nan if either is. */
 static inline double _min(double a, double b) { return (a == a && b == b) ? (b < a ? b : a) : NAN; }
 static inline double _max(double a, double b) { return (a == a && b == b) ? (b > a ? b : a) : NAN; }
+
+/* W samples at once. A number (a parameter, a constant) meets a vector by adding -0.0 to
+   each lane, exact for every double; functions run lane by lane; where is a bitwise select. */
+#include <string.h>
+typedef double vd __attribute__((vector_size(8 * W)));
+typedef long long vl __attribute__((vector_size(8 * W)));
+static const vd _NZ = {NEGZEROS};
+static const vl _ZL = {0};
+static inline vd _ld(const double *p) { vd r; memcpy(&r, p, sizeof r); return r; }
+static inline void _st(double *p, vd v) { memcpy(p, &v, sizeof v); }
+static inline double _hsum(vd v) { return HSUM; }
+static inline vd _vsel(vl m, vd a, vd b) { return (vd)(((vl)a & m) | ((vl)b & ~m)); }
+#define V_sel(c, a, b) _vsel((_ZL + (c)) != 0, _NZ + (a), _NZ + (b))
+#define _LANES1(name, f) \\
+    static inline vd name(vd x) { vd r; for (int i = 0; i < W; i++) r[i] = f(x[i]); return r; }
+#define _LANES2(name, f) \\
+    static inline vd name(vd x, vd y) { vd r; for (int i = 0; i < W; i++) r[i] = f(x[i], y[i]); return r; }
+#define _TEST(name, f) \\
+    static inline vl name(vd x) { vl r; for (int i = 0; i < W; i++) r[i] = f(x[i]) ? -1 : 0; return r; }
+_LANES1(_vexp, exp) _LANES1(_vlog, log) _LANES1(_vsqrt, sqrt) _LANES1(_vtanh, tanh) _LANES1(_vsin, sin)
+_LANES1(_vcos, cos) _LANES1(_vfabs, fabs) _LANES1(_vsigmoid, _sigmoid) _LANES1(_vsoftplus, _softplus)
+_LANES1(_vrelu, _relu) _LANES2(_vpow, pow) _LANES2(_vmin, _min) _LANES2(_vmax, _max)
+_TEST(_visfinite, isfinite) _TEST(_visnan, isnan) _TEST(_visinf, isinf)
+#define V_exp(x) _vexp(_NZ + (x))
+#define V_log(x) _vlog(_NZ + (x))
+#define V_sqrt(x) _vsqrt(_NZ + (x))
+#define V_tanh(x) _vtanh(_NZ + (x))
+#define V_sin(x) _vsin(_NZ + (x))
+#define V_cos(x) _vcos(_NZ + (x))
+#define V_fabs(x) _vfabs(_NZ + (x))
+#define V_sigmoid(x) _vsigmoid(_NZ + (x))
+#define V_softplus(x) _vsoftplus(_NZ + (x))
+#define V_relu(x) _vrelu(_NZ + (x))
+#define V_pow(x, y) _vpow(_NZ + (x), _NZ + (y))
+#define V_min(x, y) _vmin(_NZ + (x), _NZ + (y))
+#define V_max(x, y) _vmax(_NZ + (x), _NZ + (y))
+#define V_isfinite(x) _visfinite(_NZ + (x))
+#define V_isnan(x) _visnan(_NZ + (x))
+#define V_isinf(x) _visinf(_NZ + (x))
 """
+
+
+_LANES: tuple[int, tuple[str, ...]] | None = None
+
+
+def lanes() -> tuple[int, tuple[str, ...]]:
+    """Samples per vector, and the compiler flag for it: 4 with AVX2 (-mavx2), else 2 (SSE2, NEON).
+
+    A vector wider than the machine's registers is emulated, and slower than no vectors at all.
+
+    >>> lanes()[0] in (2, 4)
+    True
+    """
+    global _LANES
+    if _LANES is None:
+        try:
+            avx2 = " avx2" in Path("/proc/cpuinfo").read_text()
+        except OSError:
+            avx2 = False
+        _LANES = (4, ("-mavx2",)) if avx2 else (2, ())
+    return _LANES
+
+
+def _prelude(width: int) -> str:
+    pairs = [f"v[{i}]" for i in range(width)]
+    while len(pairs) > 1:  # a fixed tree of additions, the same on every call
+        pairs = [f"({pairs[i]} + {pairs[i + 1]})" for i in range(0, len(pairs), 2)]
+    text = _PRELUDE.replace("NEGZEROS", ", ".join(["-0.0"] * width)).replace("HSUM", pairs[0])
+    return f"#define W {width}\n" + text
 
 
 def _c_render(e: Any, names: dict[str, str], safe: bool) -> str:
     return to_c(e, names)
+
+
+def _cv_render(e: Any, names: dict[str, str], safe: bool) -> str:
+    return to_c(e, names, vector=True)
 
 
 class _Block:
@@ -150,31 +222,103 @@ class _Block:
         self.lines.append(f"{self.indent}{line};")
 
 
-def _assign(block: _Block, line: str) -> None:
+class _Body:
+    """The per-sample statements, written twice: for a vector of samples at once (``lanes()``), and for one (the rest).
+
+    Each statement has a scalar and a vector form of its expression. ``acc`` adds to a number
+    declared before the loop (a sum over the samples); the vector loop sums into lanes
+    of its own, added to the number after that loop.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str, str, str, str]] = []  # (kind, name, op, scalar, vector)
+        self.sums: list[str] = []
+
+    def set(self, name: str, op: str, expr: str, vexpr: str | None = None) -> None:
+        self.steps.append(("set", name, op, expr, expr if vexpr is None else vexpr))
+
+    def load(self, name: str, row: int) -> None:
+        self.steps.append(("load", name, "", str(row), ""))
+
+    def store(self, row: int, name: str) -> None:
+        self.steps.append(("store", name, "", str(row), ""))
+
+    def acc(self, name: str, expr: str, vexpr: str | None = None) -> None:
+        if name not in self.sums:
+            self.sums.append(name)
+        self.steps.append(("acc", name, "+=", expr, expr if vexpr is None else vexpr))
+
+    def scalar(self) -> list[str]:
+        out, declared, pad = [], set(), "        "
+        for kind, name, op, expr, _ in self.steps:
+            if kind == "load":
+                declared.add(name)
+                out.append(f"{pad}double {name} = A[{expr} * B + b];")
+            elif kind == "store":
+                out.append(f"{pad}OB[{expr} * B + b] = {name};")
+            elif op == "=" and name not in declared:
+                declared.add(name)
+                out.append(f"{pad}double {name} = {expr};")
+            else:
+                out.append(f"{pad}{name} {op} {expr};")
+        return out
+
+    def vector(self) -> list[str]:
+        out, declared, pad = [], set(), "        "
+        for kind, name, op, expr, vexpr in self.steps:
+            if kind == "load":
+                declared.add(name)
+                out.append(f"{pad}vd {name} = _ld(A + {expr} * B + b);")
+            elif kind == "store":
+                out.append(f"{pad}_st(OB + {expr} * B + b, {name});")
+            elif kind == "acc":
+                out.append(f"{pad}_S{name} += {vexpr};")
+            elif op == "=" and name not in declared:
+                declared.add(name)
+                out.append(f"{pad}vd {name} = _NZ + ({vexpr});")
+            else:
+                out.append(f"{pad}{name} {op} {vexpr};")
+        return out
+
+
+def _assign(block: Any, line: str) -> None:
     """A ``v3 = ...`` / ``g3 += ...`` line of the Python generators, into C."""
     name, op, expr = line.strip().split(" ", 2)
     block.set(name, op, expr)
 
 
-def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict[str, Any]]:
+def source(g: Graph, batched: list[bool], reduce: str | None, width: int = 0) -> tuple[str, dict[str, Any]]:
     """The C source of ``run(A, B, S, OB, OS)`` for graph g, and where its results are.
 
     ``A`` (array arguments x B samples) holds the array arguments, ``S`` the
     number arguments, then the captured Values' numbers. ``OB`` gets what is per
     sample (rows x B), ``OS`` what is one number: outputs and gradients reduced
     over the batch, and those that depend on no array. ``reduce`` is None
-    (per-sample outputs and gradients), "sum" or "mean".
+    (per-sample outputs and gradients), "sum" or "mean"; ``width`` the samples per
+    vector (``lanes()`` by default).
 
     >>> from agrad.compile.trace import Placeholder, build_graph
     >>> w, x = Placeholder(1.0, "w"), Placeholder(1.0, "x"); y = w * x
-    >>> text, plan = source(build_graph([w, x], [y], root=y, wrt=[w]), [False, True], "mean")
+    >>> text, plan = source(build_graph([w, x], [y], root=y, wrt=[w]), [False, True], "mean", width=2)
     >>> print(text[text.index("void run"):].strip())
     void run(const double *A, long B, const double *S, double *OB, double *OS) {
         double v0 = S[0];
         double out0 = 0.0;
         double invB = 1.0 / (double)B;
         double g0 = 0.0;
-        for (long b = 0; b < B; b++) {
+        long b = 0;
+        vd _Sout0 = {0.0};
+        vd _Sg0 = {0.0};
+        for (; b + 2 <= B; b += 2) {
+            vd v1 = _ld(A + 0 * B + b);
+            vd v2 = _NZ + ((v0 * v1));
+            _Sout0 += v2;
+            vd g2 = _NZ + (invB);
+            _Sg0 += (g2 * v1);
+        }
+        out0 += _hsum(_Sout0);
+        g0 += _hsum(_Sg0);
+        for (; b < B; b++) {
             double v1 = A[0 * B + b];
             double v2 = (v0 * v1);
             out0 += v2;
@@ -191,10 +335,12 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
     ops, kids = g.ops, g.kids
     bat = batched_nodes(g, batched)
     per_sample = reduce is None
+    width = width or lanes()[0]
     t = _Templates(safe=False, render=_c_render)
+    tv = _Templates(safe=False, render=_cv_render)
     outer: set[str] = set()
     head = _Block(outer, "    ")  # before the loop
-    body = _Block(set(outer), "        ")  # once per sample; sees the names declared before it
+    body = _Body()  # once per sample (a vector of them at a time)
     tail = _Block(outer, "    ")  # after the loop
 
     # -- leaves and forward --
@@ -202,7 +348,7 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
     for i, b in zip(g.inputs, batched):
         if b:
             if i >= 0:
-                body.set(f"v{i}", "=", f"A[{na} * B + b]")
+                body.load(f"v{i}", na)
             na += 1
         else:
             if i >= 0:
@@ -213,13 +359,15 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
     for i, op in enumerate(ops):
         if not op:
             continue
-        block = body if bat[i] else head
         if op in ("sum", "dot"):
             for line in _nary(i, op, kids[i]):
-                _assign(block, line)
+                _assign(body if bat[i] else head, line)
+            continue
+        names = {f"x{j}": f"v{k}" for j, k in enumerate(kids[i]) if type(k) is int}
+        if bat[i]:
+            body.set(f"v{i}", "=", t.forward(op, kids[i]).format(**names), tv.forward(op, kids[i]).format(**names))
         else:
-            names = {f"x{j}": f"v{k}" for j, k in enumerate(kids[i]) if type(k) is int}
-            block.set(f"v{i}", "=", t.forward(op, kids[i]).format(**names))
+            head.set(f"v{i}", "=", t.forward(op, kids[i]).format(**names))
 
     # -- outputs: per sample into rows of OB; reduced over the batch, or numbers, into OS --
     rows = slots = 0
@@ -234,14 +382,14 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
             slots += 1
             continue
         if per_sample and bat[o]:
-            body.put(f"OB[{rows} * B + b] = v{o}")
+            body.store(rows, f"v{o}")
             outs.append(("b", rows))
             rows += 1
             continue
         value = f"v{o}"
         if bat[o]:  # the sum over the samples, in order
             head.set(f"out{j}", "=", "0.0")
-            body.put(f"out{j} += v{o}")
+            body.acc(f"out{j}", f"v{o}")
             value = f"out{j} / (double)B" if reduce == "mean" else f"out{j}"
         elif reduce == "sum":  # one number for every sample
             value = f"v{o} * (double)B"
@@ -272,7 +420,6 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
                         if type(k) is int and need[k] and not bat[k] and not has[k]:
                             head.set(f"g{k}", "=", "0.0")
                             has[k] = True
-            body.declared |= outer
         (body if per_sample or bat[root] else tail).set(f"g{root}", "=", seed)
         has[root] = True
         for i in range(n - 1, -1, -1):
@@ -281,17 +428,23 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
             ks = kids[i]
             names = {f"x{j}": f"v{k}" for j, k in enumerate(ks) if type(k) is int}
             names.update(g=f"g{i}", out=f"v{i}")
-            block = body if per_sample or bat[i] else tail
-            for k, tmpl in zip(ks, t.backward(ops[i], ks)):
-                if tmpl is None or type(k) is not int or not need[k]:
+            in_loop = per_sample or bat[i]
+            for k, tmpl, vtmpl in zip(ks, t.backward(ops[i], ks), tv.backward(ops[i], ks)):
+                if tmpl is None or vtmpl is None or type(k) is not int or not need[k]:
                     continue
-                block.set(f"g{k}", "+=" if has[k] else "=", tmpl.format(**names))
+                expr, op = tmpl.format(**names), "+=" if has[k] else "="
+                if not in_loop:
+                    tail.set(f"g{k}", op, expr)
+                elif per_sample or bat[k]:
+                    body.set(f"g{k}", op, expr, vtmpl.format(**names))
+                else:  # a number node's gradient: the sum over the samples
+                    body.acc(f"g{k}", expr, vtmpl.format(**names))
                 has[k] = True
         for j, w in enumerate(g.wrt):
             if w < 0 or not has[w]:
                 continue
             if per_sample or bat[w]:
-                body.put(f"OB[{rows} * B + b] = g{w}")
+                body.store(rows, f"g{w}")
                 grads[j] = ("b", rows)
                 rows += 1
             else:
@@ -301,12 +454,15 @@ def source(g: Graph, batched: list[bool], reduce: str | None) -> tuple[str, dict
 
     L = [
         f"/* agrad.compile native program: {n} nodes; {' '.join(_flags(n))} */",
-        _PRELUDE,
+        _prelude(width),
         "void run(const double *A, long B, const double *S, double *OB, double *OS) {",
         *head.lines,
     ]
-    if body.lines:
-        L += ["    for (long b = 0; b < B; b++) {", *body.lines, "    }"]
+    if body.steps:
+        L += ["    long b = 0;", *[f"    vd _S{a} = {{0.0}};" for a in body.sums]]
+        L += [f"    for (; b + {width} <= B; b += {width}) {{", *body.vector(), "    }"]
+        L += [f"    {a} += _hsum(_S{a});" for a in body.sums]
+        L += ["    for (; b < B; b++) {", *body.scalar(), "    }"]
     L += [*tail.lines, "}", ""]
     return "\n".join(L), {"outs": outs, "grads": grads, "rows": rows, "slots": slots}
 
@@ -317,7 +473,7 @@ _lock = threading.Lock()
 
 
 def _flags(nodes: int) -> tuple[str, ...]:
-    return ("-O2" if nodes <= OPTIMIZE_MAX_NODES else "-O1", *FLAGS)
+    return ("-O2" if nodes <= OPTIMIZE_MAX_NODES else "-O1", *FLAGS, *lanes()[1])
 
 
 def _build(text: str, n: int) -> Path:

@@ -447,6 +447,19 @@ _C: dict[str, str] = {
 }
 
 
+# The same for a vector of samples at once (GCC vector types): each function a per-lane helper, and
+# ``where`` a bitwise select, since C's ?: takes no vector condition.
+_CV: dict[str, str] = {
+    **_C,
+    **{op: f"V_{op}({{0}})" for op in ("exp", "log", "sqrt", "tanh", "sin", "cos", "sigmoid", "softplus", "relu")},
+    "abs": "V_fabs({0})",
+    "pow": "V_pow({0}, {1})",
+    "min": "V_min({0}, {1})",
+    "max": "V_max({0}, {1})",
+    "where": "V_sel({0}, {1}, {2})",
+}
+
+
 def _simple(s: str) -> bool:
     """A name, a number or a template field: safe to write twice in one expression."""
     return s.isidentifier() or s.replace(".", "", 1).isdigit() or (s[:1] == "{" and s[1:-1].isidentifier())
@@ -528,7 +541,8 @@ def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = F
     """e as source text, with slots replaced by ``names`` and ops from ``table``."""
     if isinstance(e, Cond):
         if len(e.args) == 1:
-            return f"{'_np.' if table is _NP else '_'}{e.op}({render(e.args[0], names, table, safe)})"
+            prefix = "_np." if table is _NP else "V_" if table is _CV else "_"
+            return f"{prefix}{e.op}({render(e.args[0], names, table, safe)})"
         return f"({render(e.args[0], names, table, safe)} {e.op} {render(e.args[1], names, table, safe)})"
     if not isinstance(e, Sym):
         return literal(e)
@@ -556,13 +570,15 @@ def to_python(e: Expr, names: dict[str, str], safe: bool = False) -> str:
     return render(e, names, _PY_SAFE if safe else _PY, safe)
 
 
-def to_c(e: Expr, names: dict[str, str], safe: bool = False) -> str:
-    """C source for e on doubles (``_sigmoid``, ``_min``, ... and ``_inf`` are defined by the native executor).
+def to_c(e: Expr, names: dict[str, str], vector: bool = False) -> str:
+    """C source for e on doubles, or on vectors of samples (``_sigmoid``, ``V_sel``, ... are native.py's).
 
     >>> to_c(vjp_exprs("relu", 1)[0], {"g": "g", "x0": "x"}), to_c(slot("x0") ** 3.0, {})
     ('((x <= 0.0) ? (g * 0.0) : g)', 'pow(x0, 3.0)')
+    >>> to_c(vjp_exprs("relu", 1)[0], {"g": "g", "x0": "x"}, vector=True)
+    'V_sel((x <= 0.0), (g * 0.0), g)'
     """
-    return render(e, names, _C)
+    return render(e, names, _CV if vector else _C)
 
 
 def to_numpy(e: Expr, names: dict[str, str]) -> str:
