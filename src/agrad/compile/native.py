@@ -248,37 +248,29 @@ class _Body:
             self.sums.append(name)
         self.steps.append(("acc", name, "+=", expr, expr if vexpr is None else vexpr))
 
-    def scalar(self) -> list[str]:
-        out, declared, pad = [], set(), "        "
-        for kind, name, op, expr, _ in self.steps:
-            if kind == "load":
-                declared.add(name)
-                out.append(f"{pad}double {name} = A[{expr} * B + b];")
-            elif kind == "store":
-                out.append(f"{pad}OB[{expr} * B + b] = {name};")
-            elif op == "=" and name not in declared:
-                declared.add(name)
-                out.append(f"{pad}double {name} = {expr};")
-            else:
-                out.append(f"{pad}{name} {op} {expr};")
-        return out
-
-    def vector(self) -> list[str]:
-        out, declared, pad = [], set(), "        "
+    def lines(self, vector: bool) -> list[str]:
+        """The loop body in C: on ``vd`` vectors of samples, or on one sample's doubles."""
+        # (load, store, first assignment, accumulation) for each form
+        forms = (
+            ("vd {0} = _ld(A + {1} * B + b);", "_st(OB + {1} * B + b, {0});", "vd {0} = _NZ + ({1});", "_S{0}")
+            if vector
+            else ("double {0} = A[{1} * B + b];", "OB[{1} * B + b] = {0};", "double {0} = {1};", "{0}")
+        )
+        out, declared = [], set()
         for kind, name, op, expr, vexpr in self.steps:
-            if kind == "load":
+            if kind in ("load", "store"):
                 declared.add(name)
-                out.append(f"{pad}vd {name} = _ld(A + {expr} * B + b);")
-            elif kind == "store":
-                out.append(f"{pad}_st(OB + {expr} * B + b, {name});")
-            elif kind == "acc":
-                out.append(f"{pad}_S{name} += {vexpr};")
+                out.append(forms[kind == "store"].format(name, expr))
+                continue
+            e = vexpr if vector else expr
+            if kind == "acc":
+                out.append(f"{forms[3].format(name)} += {e};")
             elif op == "=" and name not in declared:
                 declared.add(name)
-                out.append(f"{pad}vd {name} = _NZ + ({vexpr});")
+                out.append(forms[2].format(name, e))
             else:
-                out.append(f"{pad}{name} {op} {vexpr};")
-        return out
+                out.append(f"{name} {op} {e};")
+        return ["        " + line for line in out]
 
 
 def _assign(block: Any, line: str) -> None:
@@ -460,9 +452,9 @@ def source(g: Graph, batched: list[bool], reduce: str | None, width: int = 0) ->
     ]
     if body.steps:
         L += ["    long b = 0;", *[f"    vd _S{a} = {{0.0}};" for a in body.sums]]
-        L += [f"    for (; b + {width} <= B; b += {width}) {{", *body.vector(), "    }"]
+        L += [f"    for (; b + {width} <= B; b += {width}) {{", *body.lines(vector=True), "    }"]
         L += [f"    {a} += _hsum(_S{a});" for a in body.sums]
-        L += ["    for (; b < B; b++) {", *body.scalar(), "    }"]
+        L += ["    for (; b < B; b++) {", *body.lines(vector=False), "    }"]
     L += [*tail.lines, "}", ""]
     return "\n".join(L), {"outs": outs, "grads": grads, "rows": rows, "slots": slots}
 
