@@ -46,8 +46,8 @@ from agrad.compile.trace import Graph
 
 log = logging.getLogger("agrad.compile")
 
-NATIVE_MAX_NODES = 10_000
-"""Larger graphs run with another executor: gcc takes about 2 s per 1,000 nodes (and more memory)."""
+NATIVE_MAX_NODES = 5_000
+"""Larger graphs run with another executor: gcc takes 2-4 s per 1,000 nodes (and more memory)."""
 
 OPTIMIZE_MAX_NODES = 2_000
 """Up to this size -O2; above it -O1, which compiles a long straight-line function about twice as fast."""
