@@ -469,10 +469,11 @@ def compile(
       ``result.backward()`` would, and returns the result. Every Value f reads
       but does not take is *live*: each call reads its current ``.data``.
     * ``executor``: "python" (straight-line Python on numbers), "numpy"
-      (level-scheduled NumPy: batches, and very large graphs), "native" (machine
-      code from numba, the loop over the batch inside: ``pip install "agrad[native]"``)
-      or "auto": native for arrays when numba is installed, else NumPy; Python
-      for numbers, NumPy for very large, wide graphs.
+      (level-scheduled NumPy: batches, and very large graphs), "native" (C with
+      the loop over the batch inside, compiled by the system's C compiler and
+      cached on disk: ``pip install "agrad[native]"``) or "auto": native for
+      arrays where cffi and a C compiler are found, else NumPy; Python for
+      numbers, NumPy for very large, wide graphs.
 
     Like ``jax.jit``, a trace is specialised to one graph: Python control flow
     that reads ``.data`` is baked in at trace time, and reading ``.data`` of an

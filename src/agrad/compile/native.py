@@ -81,7 +81,13 @@ def available() -> bool:
     >>> isinstance(available(), bool)
     True
     """
-    return importlib.util.find_spec("cffi") is not None and compiler() is not None
+    global _AVAILABLE
+    if _AVAILABLE is None:  # asked on every batched call: look once (PATH lookups cost microseconds)
+        _AVAILABLE = importlib.util.find_spec("cffi") is not None and compiler() is not None
+    return _AVAILABLE
+
+
+_AVAILABLE: bool | None = None
 
 
 def cache_dir() -> Path:
@@ -478,7 +484,8 @@ def _build(text: str, n: int) -> Path:
     cc = compiler()
     if cc is None:
         raise OSError("no C compiler (cc, gcc or clang; or set $CC)")
-    folder.mkdir(parents=True, exist_ok=True)
+    # Loading a library runs its code: the folder is the user's alone, as any compiled-code cache should be.
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".build-") as tmp:
         c_file = Path(tmp) / "program.c"
         c_file.write_text(text)
