@@ -422,3 +422,23 @@ def test_only_numpy_with_dask_is_a_defined_mix() -> None:
     jnp = pytest.importorskip("jax.numpy")
     with pytest.raises(TypeError, match=r"jax.numpy and array_api_compat.dask.array"):
         Tensor(jnp.ones(2)) + Tensor(da.ones(2))
+
+
+def test_a_deep_tensor_graph_backpropagates_and_is_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    x = Tensor(np.array([0.5, -0.25]), requires_grad=True)
+    y = x
+    for _ in range(5000):  # deeper than Python's recursion limit: the sort and the walk are iterative
+        y = y * 1.0 + 0.0
+    middle = weakref.ref(y)
+    loss = (y * y).sum()
+    gc.disable()
+    try:
+        loss.backward()
+        np.testing.assert_allclose(x.grad, 2 * x.data)
+        del y, loss
+        assert middle() is None  # no reference cycle keeps the graph alive: counting references frees it
+    finally:
+        gc.enable()
