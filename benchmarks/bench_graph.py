@@ -18,7 +18,11 @@ ratios, and memory per node (tracemalloc). Times are this process's CPU time
 (``--wall`` for the wall clock): on a shared machine, the time the process
 spends waiting for a core is neither engine's.
 
-    python benchmarks/bench_graph.py [--nodes 100000] [--repeats 5] [--workload same|constants|both]
+``--workload modes`` times agrad alone on the same-nodes graph along its other
+paths through the walk (create_graph, hooks, no_grad, detect_anomaly, grad and
+grad of grad): run it under two checkouts to compare them.
+
+    python benchmarks/bench_graph.py [--nodes 100000] [--repeats 5] [--workload same|constants|both|modes]
 """
 
 from __future__ import annotations
@@ -112,8 +116,12 @@ def same_recipe(n: int, seed: int = 0) -> tuple[Recipe, list[int]]:
 
 def build_same(value_cls: Any, recipe: tuple[Recipe, list[int]]) -> Any:
     """The ``same nodes`` workload: every op's operands are nodes; the unread ones are summed."""
+    return run_same([value_cls(x) for x in leaves()], recipe)
+
+
+def run_same(nodes: list[Any], recipe: tuple[Recipe, list[int]]) -> Any:
+    """``same_recipe``'s ops on 16 given leaves (appended to ``nodes``); returns the root."""
     ops, unread = recipe
-    nodes = [value_cls(x) for x in leaves()]
     append = nodes.append
     for op, i, j in ops:
         if op == 0:
@@ -187,11 +195,71 @@ def run(title: str, makers: dict[str, Callable[[], Any]], repeats: int) -> None:
     print(f"  {'speedup':10s} {'':7s}{cells}   (micrograd / agrad, min / median)")
 
 
+def modes(n: int, repeats: int) -> None:
+    """agrad's other paths through the walk, on the same-nodes graph: run under two checkouts to compare."""
+    import agrad
+
+    rec = same_recipe(n)
+    xs = leaves()
+
+    def plain() -> None:
+        build_same(agrad.Value, rec).backward()
+
+    def create_graph() -> None:
+        build_same(agrad.Value, rec).backward(create_graph=True)
+
+    def hooks() -> None:
+        out = build_same(agrad.Value, rec)
+        for k, v in enumerate(agrad.toposort(out)):
+            if k % 10 == 0:
+                v.register_hook(lambda g: g)
+        out.backward()
+
+    def no_grad() -> None:
+        with agrad.no_grad():
+            build_same(agrad.Value, rec)
+
+    def anomaly() -> None:
+        with agrad.detect_anomaly():
+            build_same(agrad.Value, rec).backward()
+
+    f = agrad.grad(lambda *ls: run_same(list(ls), rec), argnums=tuple(range(16)))
+
+    def grad() -> None:
+        f(*xs)
+
+    ff = agrad.grad(lambda x: agrad.grad(lambda y: run_same([x * y, *map(agrad.Value, xs[1:])], rec))(0.5))
+
+    def grad_of_grad() -> None:
+        ff(0.25)
+
+    cases: dict[str, Callable[[], None]] = {
+        "build + backward": plain,
+        "create_graph=True": create_graph,
+        "hooks on 1 node in 10": hooks,
+        "build in no_grad": no_grad,
+        "detect_anomaly": anomaly,
+        "grad, 16 inputs": grad,
+        "grad(grad(f))": grad_of_grad,
+    }
+    res: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(repeats):
+        for name, case in cases.items():
+            gc.collect()
+            t0 = clock()
+            case()
+            gc.collect()
+            res[name].append(clock() - t0)
+    print(f"agrad's other paths, same-nodes graph of {n} ops, {repeats} repeats, gc on; ms of {clock.__name__}")
+    for name, t in res.items():
+        print(f"  {name:24s} min {min(t) * 1e3:8.1f}  median {statistics.median(t) * 1e3:8.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nodes", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--workload", choices=("same", "constants", "both"), default="both")
+    ap.add_argument("--workload", choices=("same", "constants", "both", "modes"), default="both")
     ap.add_argument("--wall", action="store_true", help="time with the wall clock, not this process's CPU time")
     args = ap.parse_args()
     global clock
@@ -205,6 +273,8 @@ def main() -> None:
     import agrad
 
     engines = {"agrad": agrad.Value, "micrograd": MgValue}
+    if args.workload == "modes":
+        modes(args.nodes, args.repeats)
     if args.workload in ("same", "both"):
         same = same_recipe(args.nodes)
         makers = {name: (lambda cls=cls: build_same(cls, same)) for name, cls in engines.items()}

@@ -164,16 +164,17 @@ def pull(
             kids: tuple[Any, ...] = node._children  # nodes and constants
             if not kids:
                 continue
-            vjp = vjps.get(node._op)
-            if vjp is None:
-                raise _unknown_op(node)
+            try:
+                vjp = vjps[node._op]
+            except KeyError:
+                raise _unknown_op(node) from None
             if create_graph:
                 # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
             elif len(kids) == 2:
                 a, b = kids
                 if fast and type(a) in nodes and type(b) in nodes:
-                    # Most nodes: by hand, without zip or a kept tuple, as this is the walk's hottest path.
+                    # Most nodes (and the one-operand ones below): by hand, without zip, as this is the hottest path.
                     ga, gb = vjp(g, node.data, a.data, b.data)
                     kg = a._g
                     a._g = ga if kg is None else kg + ga
@@ -183,6 +184,11 @@ def pull(
                 gs = vjp(g, node.data, a.data if type(a) in nodes else a, b.data if type(b) in nodes else b)
             elif len(kids) == 1:
                 (a,) = kids
+                if fast and type(a) in nodes:
+                    (ga,) = vjp(g, node.data, a.data)
+                    kg = a._g
+                    a._g = ga if kg is None else kg + ga
+                    continue
                 gs = vjp(g, node.data, a.data if type(a) in nodes else a)
             else:
                 gs = vjp(g, node.data, *[k.data if type(k) in nodes else k for k in kids])
