@@ -164,10 +164,9 @@ def pull(
             kids: tuple[Any, ...] = node._children  # nodes and constants
             if not kids:
                 continue
-            try:
-                vjp = vjps[node._op]
-            except KeyError:
-                raise _unknown_op(node) from None
+            vjp = vjps.get(node._op)  # not a try: a try's own opcode lies outside the walk's handler (CPython 3.11)
+            if vjp is None:
+                raise _unknown_op(node)
             if create_graph:
                 # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
