@@ -480,3 +480,18 @@ def test_a_second_stop_while_clearing_up_leaves_nothing_a_later_walk_reads() -> 
     finally:
         Value._g = slot  # type: ignore[misc]
     assert cases > 100
+
+
+def test_a_rule_added_to_the_table_after_import_is_used() -> None:
+    """The walk binds the table once, at import; a row added later (another node type's op) still works."""
+    from agrad.rules import RULES, Primitive
+
+    twice = Primitive("twice", lambda x: 2 * x, lambda g, out, x: (2 * g,), lambda x_dots, out, x: 2 * x_dots[0])
+    RULES["twice"] = twice
+    try:
+        x = Value(3.0)
+        Value(6.0, (x,), "twice").backward()
+        assert x.grad == 2.0  # d(2x)/dx
+    finally:
+        del RULES["twice"]
+        agrad.backprop._VJP.pop("twice", None)

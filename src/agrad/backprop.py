@@ -22,7 +22,7 @@ any other node type, such as an n-d array, must too):
 - ``_hooks``: ``None`` or a list of callables (``register_hook``);
 - a ``_g`` slot, which only the walk reads or writes and which needs no start
   value: every walk sets it for each of its own nodes before reading any;
-- hashing by identity, as every object does unless it defines ``__eq__``.
+- hashing by identity (a class that defines ``__eq__`` keeps ``__hash__ = object.__hash__``).
 
 A rule's gradients must support ``+`` with each other and with ``grad``. The
 float walk (no ``create_graph``) hands a rule the operands' ``data``; with
@@ -166,7 +166,7 @@ def pull(
                 continue
             vjp = vjps.get(node._op)  # not a try: a try's own opcode lies outside the walk's handler (CPython 3.11)
             if vjp is None:
-                raise _unknown_op(node)
+                vjp = _late_rule(node)
             if create_graph:
                 # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
@@ -203,11 +203,16 @@ def pull(
         raise
 
 
-def _unknown_op(node: Value) -> ValueError:
-    return ValueError(
-        f"backward: no derivative rule for op {node._op!r} of {node!r}; a node built by hand needs one of "
-        f"the ops in agrad.RULES: {', '.join(sorted(RULES))}"
-    )
+def _late_rule(node: Value) -> Callable[..., Any]:
+    """The VJP rule of a row added to RULES after this module was loaded, or a clear error."""
+    p = RULES.get(node._op)
+    if p is None:
+        raise ValueError(
+            f"backward: no derivative rule for op {node._op!r} of {node!r}; a node built by hand needs one of "
+            f"the ops in agrad.RULES: {', '.join(sorted(RULES))}"
+        )
+    _VJP[node._op] = p.vjp
+    return p.vjp
 
 
 def _gradient_number(g: object, what: str) -> float:
