@@ -24,7 +24,9 @@ any other node type, such as an n-d array, must too):
   value: every walk sets it for each of its own nodes before reading any;
 - hashing by identity (a class that defines ``__eq__`` keeps ``__hash__ = object.__hash__``).
 
-A rule's gradients must support ``+`` with each other and with ``grad``. The
+A rule returns one gradient per operand, or fewer when the last operands are
+constants (``x ** c`` returns one); gradients must support ``+`` with each other
+and with ``grad``. The
 float walk (no ``create_graph``) hands a rule the operands' ``data``; with
 ``create_graph`` it hands it the nodes themselves.
 
@@ -143,8 +145,8 @@ def pull(
     if not cleared:
         for node in order:  # whatever a stopped walk left here is never read
             node._g = None
-    nodes, vjps, check = NODE_TYPES, _VJP, mode.flags & ANOMALY  # bound once per walk
-    fast = only is None and not check
+    nodes, vjps, value, check = NODE_TYPES, _VJP, Value, mode.flags & ANOMALY  # bound once per walk
+    fast = not create_graph and not check
     try:
         for node, g in seeds:
             kg = node._g
@@ -167,28 +169,37 @@ def pull(
             vjp = vjps.get(node._op)  # not a try: a try's own opcode lies outside the walk's handler (CPython 3.11)
             if vjp is None:
                 vjp = _late_rule(node)
+            if fast and type(node) is value:
+                # The hot path. A Value's operands are Values or floats (its sort refused anything
+                # else), so `is float` tells a constant, and one- and two-operand ops, most of
+                # the nodes, are unpacked by hand.
+                if len(kids) == 2:
+                    a, b = kids
+                    gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)
+                    if type(a) is not float and (only is None or a in only):
+                        kg = a._g
+                        a._g = gs[0] if kg is None else kg + gs[0]
+                    if type(b) is not float and (only is None or b in only):  # so gs[1] is there: x ** c has one
+                        kg = b._g
+                        b._g = gs[1] if kg is None else kg + gs[1]
+                    continue
+                if len(kids) == 1:
+                    (a,) = kids
+                    gs = vjp(g, node.data, a if type(a) is float else a.data)
+                    if type(a) is not float and (only is None or a in only):
+                        kg = a._g
+                        a._g = gs[0] if kg is None else kg + gs[0]
+                    continue
+                gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])
+                for k, gk in zip(kids, gs):
+                    if type(k) is not float and (only is None or k in only):
+                        kg = k._g
+                        k._g = gk if kg is None else kg + gk
+                continue
+            # Any node under create_graph or detect_anomaly, and other node types.
             if create_graph:
                 # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
-            elif len(kids) == 2:
-                a, b = kids
-                if fast and type(a) in nodes and type(b) in nodes:
-                    # Most nodes (and the one-operand ones below): by hand, without zip, as this is the hottest path.
-                    ga, gb = vjp(g, node.data, a.data, b.data)
-                    kg = a._g
-                    a._g = ga if kg is None else kg + ga
-                    kg = b._g
-                    b._g = gb if kg is None else kg + gb
-                    continue
-                gs = vjp(g, node.data, a.data if type(a) in nodes else a, b.data if type(b) in nodes else b)
-            elif len(kids) == 1:
-                (a,) = kids
-                if fast and type(a) in nodes:
-                    (ga,) = vjp(g, node.data, a.data)
-                    kg = a._g
-                    a._g = ga if kg is None else kg + ga
-                    continue
-                gs = vjp(g, node.data, a.data if type(a) in nodes else a)
             else:
                 gs = vjp(g, node.data, *[k.data if type(k) in nodes else k for k in kids])
             if check:
