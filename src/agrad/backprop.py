@@ -24,6 +24,8 @@ any other node type, such as an n-d array, must too):
   value: every walk sets it for each of its own nodes before reading any;
 - hashing by identity (a class that defines ``__eq__`` keeps ``__hash__ = object.__hash__``).
 
+Nodes of type exactly ``Value`` take a hot path that tells a constant by ``is
+float``; every other node type takes the general one, which asks ``NODE_TYPES``.
 A rule returns one gradient per operand, or fewer when the last operands are
 constants (``x ** c`` returns one); gradients must support ``+`` with each other
 and with ``grad``. The
