@@ -495,3 +495,35 @@ def test_a_rule_added_to_the_table_after_import_is_used() -> None:
     finally:
         del RULES["twice"]
         agrad.backprop._VJP.pop("twice", None)
+
+
+def test_another_node_type_with_array_data_and_array_constants_goes_through_the_same_walk() -> None:
+    """The walk's contract (backprop's docstring) for a node type that is not a Value: arrays as
+    data and gradients, an array constant among the operands; d/dx of ((x * c) * (x * c)) = 2 x c^2."""
+    np = pytest.importorskip("numpy")
+    from agrad.rules import RULES, Primitive
+    from agrad.value import NODE_TYPES
+
+    class Vec:
+        __slots__ = ("_children", "_g", "_hooks", "_op", "data", "grad")
+        _constant_types = (np.ndarray,)
+
+        def __init__(self, data: Any, children: tuple[Any, ...] = (), op: str = "") -> None:
+            self.data, self.grad, self._children, self._op, self._hooks = data, 0.0, children, op, None
+
+    vmul = Primitive("vmul", lambda x, y: x * y, lambda g, out, x, y: (g * y, g * x), lambda d, out, x, y: 0.0)
+    NODE_TYPES.add(Vec)
+    RULES["vmul"] = vmul
+    try:
+        x, c = Vec(np.array([1.0, -2.0])), np.array([3.0, 0.5])
+        y = Vec(x.data * c, (x, c), "vmul")
+        z = Vec(y.data * y.data, (y, y), "vmul")
+        for _ in range(2):  # the second walk adds once more, as for a Value
+            agrad.backward(z)  # type: ignore[arg-type]
+        assert np.array_equal(x.grad, 2 * (2 * x.data * c**2)) and np.array_equal(y.grad, 2 * (2 * y.data))
+        with pytest.raises(TypeError, match="children must be Values or floats, got list"):
+            agrad.backward(Vec(x.data, (x, [1.0]), "vmul"))  # type: ignore[arg-type]
+    finally:
+        NODE_TYPES.discard(Vec)
+        del RULES["vmul"]
+        agrad.backprop._VJP.pop("vmul", None)

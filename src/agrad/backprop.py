@@ -240,7 +240,7 @@ def _run_hooks(node: Value, g: Any) -> Any:
         r = hook(g)
         if r is None:
             continue
-        if not isinstance(r, Value):
+        if type(r) not in NODE_TYPES:
             name = getattr(hook, "__qualname__", repr(hook))
             r = _gradient_number(r, f"the value returned by hook {name}")
         g = r
