@@ -36,6 +36,9 @@ A walk stopped by any exception, at any point (a KeyboardInterrupt, a hook that
 raises, a second KeyboardInterrupt while it clears up) leaves nothing that a
 later walk reads: a walk clears ``_g`` of every node it was given when it is
 stopped, and every walk sets ``_g`` of all of its own nodes before it starts.
+Two walks over shared nodes at the same time (a hook that calls ``backward()``
+on an overlapping graph, two threads through one model) would share ``_g``:
+they are not supported; a transform's walk writes only its own fresh nodes.
 """
 
 from __future__ import annotations
