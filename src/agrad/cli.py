@@ -621,16 +621,18 @@ def _plot_loss(plt: Any, r: Result, path: str) -> None:
     a.plot(steps, r.losses, color="tab:blue")
     a.set(xlabel="step", ylabel="loss (data + L2)", title="training loss")
     finite = [x for x in r.losses if math.isfinite(x)]
-    if finite and min(finite) > 0:
+    if finite and min(finite) > 0 and max(finite) >= 10 * min(finite):  # under a decade, a log axis shows nothing more
         a.set_yscale("log")
         # Plain numbers (0.05, 0.1, 0.2) rather than 10^-1 notation, at 1-2-5 steps.
         a.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         a.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         a.yaxis.set_minor_formatter(NullFormatter())
+        a.set_ylabel("loss (data + L2), log scale")
     b.plot(steps, [100 * x for x in r.accuracies], color="tab:green")
     b.set(xlabel="step", ylabel="accuracy (%)", title=f"accuracy (final {r.final_accuracy:.0%})", ylim=(0, 102))
     for ax in (a, b):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))  # whole steps: 0, 20, 40
+        ax.set_xlim(0, max(1, len(r.losses) - 1))
         ax.grid(alpha=0.3)
     _save_figure(plt, fig, path)
 
