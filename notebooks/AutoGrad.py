@@ -456,9 +456,9 @@ agrad.draw_graph(L2)
 # A neuron multiplies each input $x_i$ by a weight $w_i$, adds a bias $b$ and
 # squashes the sum with a non-linearity, here $\tanh$:
 #
-# $$n = w_1 x_1 + w_2 x_2 + b, \qquad o = \tanh(n).$$
+# $$n = w_0 x_0 + w_1 x_1 + b, \qquad o = \tanh(n).$$
 #
-# Training a network means nudging $w_1, w_2, b$ to change $o$, so we need
+# Training a network means nudging $w_0, w_1, b$ to change $o$, so we need
 # $\frac{\partial o}{\partial w_i}$ and $\frac{\partial o}{\partial b}$. With
 # $x = (2, 0)$, $w = (-3, 1)$ and $b = 6.8813735870195432$ we get
 # $n \approx 0.8814$ and $o = \tanh(n) \approx 0.7071 = 1/\sqrt{2}$, chosen so
@@ -472,27 +472,27 @@ agrad.draw_graph(L2)
 # receives $0.5$ times the other factor:
 #
 # $$\frac{\partial o}{\partial b} = 0.5, \quad
-#   \frac{\partial o}{\partial w_1} = 0.5\, x_1 = 1, \quad
-#   \frac{\partial o}{\partial x_1} = 0.5\, w_1 = -1.5, \quad
-#   \frac{\partial o}{\partial w_2} = 0.5\, x_2 = 0, \quad
-#   \frac{\partial o}{\partial x_2} = 0.5\, w_2 = 0.5.$$
+#   \frac{\partial o}{\partial w_0} = 0.5\, x_0 = 1, \quad
+#   \frac{\partial o}{\partial x_0} = 0.5\, w_0 = -1.5, \quad
+#   \frac{\partial o}{\partial w_1} = 0.5\, x_1 = 0, \quad
+#   \frac{\partial o}{\partial x_1} = 0.5\, w_1 = 0.5.$$
 #
-# $\frac{\partial o}{\partial w_2} = 0$ because $x_2 = 0$: whatever $w_2$ is, it
+# $\frac{\partial o}{\partial w_1} = 0$ because $x_1 = 0$: whatever $w_1$ is, it
 # multiplies zero, so changing it cannot change the output.
 
 # %%
-point = {"x1": 2.0, "x2": 0.0, "w1": -3.0, "w2": 1.0, "b": 6.8813735870195432}
+point = {"x0": 2.0, "x1": 0.0, "w0": -3.0, "w1": 1.0, "b": 6.8813735870195432}
 # do/dn = 1 - o**2 = 0.5; each factor of a product gets 0.5 times the other factor
-by_hand = {"x1": 0.5 * point["w1"], "x2": 0.5 * point["w2"], "w1": 0.5 * point["x1"], "w2": 0.5 * point["x2"]}
+by_hand = {"x0": 0.5 * point["w0"], "x1": 0.5 * point["w1"], "w0": 0.5 * point["x0"], "w1": 0.5 * point["x1"]}
 by_hand["b"] = 0.5
 
 
 def neuron(V):
-    """o = tanh(x1*w1 + x2*w2 + b), built from any Value class; returns o and the leaves by name."""
+    """o = tanh(x0*w0 + x1*w1 + b), built from any Value class; returns o and the leaves by name."""
     v = {name: V(x, label=name) for name, x in point.items()}
+    x0w0 = v["x0"] * v["w0"]; x0w0.label = "x0*w0"
     x1w1 = v["x1"] * v["w1"]; x1w1.label = "x1*w1"
-    x2w2 = v["x2"] * v["w2"]; x2w2.label = "x2*w2"
-    s = x1w1 + x2w2; s.label = "x1*w1 + x2*w2"
+    s = x0w0 + x1w1; s.label = "x0*w0 + x1*w1"
     n = s + v["b"]; n.label = "n"
     o = n.tanh(); o.label = "o"
     return o, v
@@ -525,7 +525,7 @@ except ImportError:
 
 if torch is not None:
     t = {name: torch.tensor(x, dtype=torch.float64, requires_grad=True) for name, x in point.items()}
-    o_torch = torch.tanh(t["x1"] * t["w1"] + t["x2"] * t["w2"] + t["b"])
+    o_torch = torch.tanh(t["x0"] * t["w0"] + t["x1"] * t["w1"] + t["b"])
     o_torch.backward()
     print(f"o = {o_torch.item():.6f} (PyTorch)\n")
     print(f"{'':>4}  {'PyTorch':>8}  {'agrad':>8}")
@@ -570,8 +570,8 @@ def scatter(ax, X, y, **kwargs):
 fig, ax = plt.subplots(figsize=(5.5, 4))
 scatter(ax, X, y, edgecolors="k", linewidths=0.5)
 ax.set_title("Two moons: the 100 training points")
-ax.set_xlabel("$x_1$")
-ax.set_ylabel("$x_2$")
+ax.set_xlabel("$x_0$")
+ax.set_ylabel("$x_1$")
 ax.legend(fontsize=8)
 plt.show()
 
@@ -659,8 +659,8 @@ ax.contour(xs1, xs2, Z, levels=[0.0], colors="k", linewidths=1.5)
 scatter(ax, X_test, y_test, edgecolors="k", linewidths=0.5)
 fig.colorbar(im, ax=ax, label="P(class 1) predicted by the network")
 ax.set_title(f"Decision boundary (black line), with the 200 test points: {test_accuracy:.1%} right")
-ax.set_xlabel("$x_1$")
-ax.set_ylabel("$x_2$")
+ax.set_xlabel("$x_0$")
+ax.set_ylabel("$x_1$")
 ax.legend(fontsize=8, loc="lower left")
 plt.show()
 

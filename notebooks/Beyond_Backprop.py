@@ -533,9 +533,9 @@ def eager_step():
     return loss.data
 
 
-def point_loss(x1, x2, t):
+def point_loss(x0, x1, t):
     """The cross-entropy for one point, written for scalars."""
-    z = model([x1, x2])
+    z = model([x0, x1])
     return agrad.softplus(z) - t * z
 
 

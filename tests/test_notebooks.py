@@ -31,7 +31,7 @@ import jupytext  # noqa: E402
 import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
-SYNC = "jupytext --sync notebooks/{0}.py && jupytext --to ipynb --update --execute notebooks/{0}.py"
+SYNC = "jupytext --sync --execute notebooks/{0}.py"
 
 
 def _read(name: str) -> Any:

@@ -63,7 +63,8 @@ NOISE = {"moons": 0.1, "circles": 0.05, "blobs": 0.6, "spirals": 0.2}
 BLOB_BOX = (-4.0, 4.0)  # where the blobs' centers are drawn
 MAX_NOISE = 1000.0  # the data sets span about [-4, 4]; past this it is all noise, and far past it coordinates overflow
 LR = {"sgd": 1.0, "adam": 0.05}
-COLORS = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown"]  # one per class
+# One per class; class 0 blue and class 1 red, as in the notebooks.
+COLORS = ["tab:blue", "tab:red", "tab:green", "tab:orange", "tab:purple", "tab:brown"]
 ALPHA = 1e-4  # the L2 strength of micrograd's demo
 KIND = "mlp"  # run.json's "kind" for the runs this module trains
 # Everything a run writes to --out; a new run removes what an older one left, so runs never mix.
