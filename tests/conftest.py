@@ -22,6 +22,7 @@ def _needs_torch(item: pytest.Item) -> bool:
     return any(m.kwargs.get("reason") == TORCH_REASON for m in item.iter_markers("skipif"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before --collect-only lists the tests
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Without the oracle, the run's first line says how many tests will skip and how to install it."""
     if HAS_TORCH:
