@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -526,3 +527,36 @@ def test_predict_refuses_a_bad_point(runs: dict[str, Path], point: str) -> None:
     assert r.returncode == 2 and r.stdout == ""  # checked before any line is printed
     lines = _stderr_lines(r)
     assert len(lines) == 1 and "expected a point as X0,X1" in lines[0], r.stderr
+
+
+def test_the_pictures_have_legend_contour_whole_steps_and_plain_log_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the figures hold, read from matplotlib's own objects before they are saved."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.contour import ContourSet
+
+    from agrad import cli
+
+    figures: dict[str, Any] = {}
+
+    def keep(plt: Any, fig: Any, path: str) -> None:
+        fig.canvas.draw()  # lay out the ticks as the PNG would show them
+        figures[os.path.basename(path)] = fig
+
+    monkeypatch.setattr(cli, "_save_figure", keep)
+    for dataset, classes in [("moons", 2), ("blobs", 3)]:
+        figures.clear()
+        assert cli.run(cli.Config(dataset=dataset, steps=40, samples=60, out=str(tmp_path / dataset)), quiet=True) == 0
+        loss_ax = figures["loss.png"].axes[0]
+        steps = [t for t in loss_ax.get_xticks() if 0 <= t <= 40]
+        assert steps and all(float(t).is_integer() for t in steps)
+        assert loss_ax.get_yscale() == "log"  # this run's loss falls more than tenfold
+        labels = [t.get_text() for t in loss_ax.get_yticklabels() if t.get_text()]
+        assert labels and all(re.fullmatch(r"[\d.]+", s) for s in labels), labels  # 0.05, not $10^{-1}$
+        ax = figures["decision_boundary.png"].axes[0]
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert legend == [f"class {c}" for c in range(classes)] + ["decision boundary"]
+        assert any(isinstance(c, ContourSet) and list(c.levels) == [0.0] for c in ax.collections)
+        assert ax.get_images()[0].get_array().shape[:2] == (300, 300)  # a fine grid, not a 90x90 staircase
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("x0", "x1")
