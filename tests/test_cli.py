@@ -328,13 +328,14 @@ def test_a_flag_too_big_for_the_machine_is_one_line_before_anything(
     assert not out.exists()
 
 
-def test_the_memory_estimate_is_of_the_right_size() -> None:
-    """The numbers behind the refusal, checked against tracemalloc on a run the machine can hold."""
+@pytest.mark.parametrize(("hidden", "samples"), [([8], 20), ([40, 40], 30)])
+def test_the_memory_estimate_is_of_the_right_size(hidden: list[int], samples: int) -> None:
+    """The numbers behind the refusal, checked against tracemalloc's peak on runs the machine can hold."""
     import tracemalloc
 
     from agrad import cli
 
-    cfg = cli.Config(hidden=[60, 60], samples=40, steps=2)
+    cfg = cli.Config(hidden=hidden, samples=samples, steps=1)
     tracemalloc.start()
     try:
         cli.train(cfg)
@@ -342,7 +343,7 @@ def test_the_memory_estimate_is_of_the_right_size() -> None:
     finally:
         tracemalloc.stop()
     estimate = cli.memory_needed(cfg.hidden, 1, cfg.samples, cfg.steps)
-    assert peak / 3 < estimate < peak * 3, (peak, estimate)
+    assert peak / 2 < estimate < peak * 2, (peak, estimate)
 
 
 def test_a_reused_folder_never_mixes_runs(tmp_path: Path) -> None:
