@@ -668,7 +668,8 @@ def _plot_boundary(plt: Any, r: Result, path: str, title: str, resolution: int =
     x0, x1, y0, y1 = xs.min() - pad, xs.max() + pad, ys.min() - pad, ys.max() + pad
     gu, gv = np.meshgrid(np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution))
     model = r.model
-    scores = np.asarray(compile_fn(lambda u, v: model([u, v]))(gu, gv), dtype=float)
+    # NumPy, not the native executor: a picture should not start a C compiler or fill its cache.
+    scores = np.asarray(compile_fn(lambda u, v: model([u, v]), executor="numpy")(gu, gv), dtype=float)
     colors = COLORS[: r.classes]
     fig, ax = plt.subplots(figsize=(6.5, 5))
     extent = (x0, x1, y0, y1)
