@@ -25,7 +25,8 @@ TOL = 1e-12
 EXECUTORS = [
     "numpy",
     pytest.param(
-        "native", marks=pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler")
+        "native",
+        marks=pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler"),
     ),
 ]
 ALPHA = 1e-4
@@ -186,7 +187,7 @@ def test_bad_input() -> None:
         CompiledSGD(lambda x: w * x, [w, 2.0], lr=0.1)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="twice"):
         CompiledSGD(lambda x: w * x, [w, w], lr=0.1)
-    with pytest.raises(ValueError, match="lr must be a finite number >= 0.0, got nan"):
+    with pytest.raises(ValueError, match=r"lr must be a finite number >= 0\.0, got nan"):
         CompiledSGD(lambda x: w * x, [w], lr=float("nan"))
     step = CompiledSGD(lambda x: w * x, [w, v], lr=0.1)
     with pytest.raises(ValueError, match=r"params\[1\] does not affect the loss"):

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -595,23 +596,46 @@ class NativeProgram:
         >>> ws = np.array([3.0]); p.sgd([np.array([1.0, 2.0])], [], ws, 0.1, 2), ws  # mean of w²x is 13.5, d/dw 9
         ([13.5], array([2.1]))
         """
+        return self.bind_sgd(params, batch)(a, c, lr)
+
+    def bind_sgd(self, params: Any, batch: int) -> Callable[[Sequence[Any], list[float], float], list[Any]]:
+        """``sgd`` for one parameter array and batch size, its buffers made once: ``step(a, c, lr)``.
+
+        The buffers are reused, so one bound step must not run in two threads at once
+        (it updates one parameter array in place anyway).
+
+        >>> import numpy as np
+        >>> from agrad.compile.trace import Placeholder, build_graph
+        >>> w, x = Placeholder(1.0, "w"), Placeholder(1.0, "x"); loss = (w - x) ** 2
+        >>> prog = NativeProgram(build_graph([x], [loss], root=loss, wrt=[w]), [True], "mean")
+        >>> ws = np.array([0.0]); step = prog.bind_sgd(ws, 2)
+        >>> [step([np.array([1.0, 3.0])], [], 0.25)[0] for _ in range(3)], ws  # w moves to the mean, 2
+        ([5.0, 2.0, 1.25], array([1.75]))
+        """
         np, n = self._np, len(params)
         if self._slice is None or self._slice[1] - self._slice[0] != n:
             raise ValueError(f"native sgd: the program's gradients are not {n} reduced numbers, one per parameter")
-        A = np.stack([a[j] for j in self._arrays]) if self._arrays else self._empty
-        ns = len(self._numbers)
-        S = np.empty(ns + n + len(c))
-        if ns:
-            S[:ns] = [a[j] for j in self._numbers]
-        if c:
-            S[ns + n :] = c
-        OB = np.empty((self._rows, batch))
-        OS = np.empty(self._slots)
+        arrays, numbers, outs, run = self._arrays, self._numbers, self._outs, self._sgd
+        ns = len(numbers)
+        A = np.empty((len(arrays), batch))
+        S = np.empty(ns + len(self.graph.captured))
+        OB, OS = np.empty((self._rows, batch)), np.empty(self._slots)
         buf = self._buf
         P = buf("double[]", params, require_writable=True)
-        self._sgd(buf("double[]", A), batch, buf("double[]", S), buf("double[]", OB), buf("double[]", OS), P, n, ns, self._slice[0], lr)
-        os_ = OS.tolist()
-        return [OB[j] if k == "b" else os_[j] if k == "s" else j for k, j in self._outs]
+        fixed = (buf("double[]", A), batch, buf("double[]", S), buf("double[]", OB), buf("double[]", OS), P)
+        at = (n, ns, self._slice[0])
+
+        def step(a: Sequence[Any], c: list[float], lr: float) -> list[Any]:
+            for row, j in enumerate(arrays):  # copies in, as np.stack would, into the same buffer
+                A[row] = a[j]
+            if ns:
+                S[:ns] = [a[j] for j in numbers]
+            if c:
+                S[ns + n :] = c
+            run(*fixed, *at, lr)
+            return [OB[j].copy() if k == "b" else OS.item(j) if k == "s" else j for k, j in outs]
+
+        return step
 
 
 def program(g: Graph, batched: tuple[bool, ...], reduce: str | None) -> NativeProgram | None:

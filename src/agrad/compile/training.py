@@ -70,9 +70,7 @@ class CompiledSGD:
     True
     """
 
-    def __init__(
-        self, loss: Callable[..., Any], params: Sequence[Value], *, lr: float, executor: str = "auto"
-    ) -> None:
+    def __init__(self, loss: Callable[..., Any], params: Sequence[Value], *, lr: float, executor: str = "auto") -> None:
         ps = list(params)
         if not ps:
             raise ValueError("CompiledSGD: params is empty (did the model build any parameters?)")
@@ -84,13 +82,23 @@ class CompiledSGD:
         np = numpy()
         self.params = ps
         self.lr = lr
-        self.flat: Any = np.array([p.data for p in ps], dtype=np.float64)
+        self._flat: Any = np.array([p.data for p in ps], dtype=np.float64)
         self.fn = compile(loss, params=ps, reduce="mean", executor=executor)
         self.last_executor = ""
-        # After a native call on 1-D arrays: (program, shape, number of arguments, other captured
-        # Values); the next call with arguments of the same kind skips the general checks.
+        # After a native call on 1-D arrays: (the program bound to flat and the batch size, shape,
+        # number of arguments, other captured Values); the next call with arguments of the same
+        # kind skips the general checks and reuses the buffers.
         self._fast: tuple[Any, tuple[int, ...], int, list[Value]] | None = None
         self._ndarray, self._f8 = np.ndarray, np.dtype(np.float64)
+
+    @property
+    def flat(self) -> Any:
+        """The parameters' numbers, a float64 array in the order of ``params``, changed in place by each step.
+
+        >>> w = Value(2.0); CompiledSGD(lambda x: w * x, [w], lr=0.1).flat
+        array([2.])
+        """
+        return self._flat
 
     @property
     def lr(self) -> float:
@@ -109,16 +117,16 @@ class CompiledSGD:
         """One step: the mean loss at the current parameters, then the update of ``flat``."""
         fast = self._fast
         if fast is not None and len(batch) == fast[2]:
-            prog, shape, _, others = fast
+            bound, shape, _, others = fast
             for x in batch:
                 if type(x) is not self._ndarray or x.shape != shape or x.dtype != self._f8:
                     break
             else:
-                return float(prog.sgd(list(batch), [v.data for v in others], self.flat, self._lr, shape[0])[0])
+                return float(bound(batch, [v.data for v in others] if others else [], self._lr)[0])
         return self._step(batch)
 
     def _step(self, batch: tuple[Any, ...]) -> float:
-        f, n, flat = self.fn, len(self.params), self.flat
+        f, n, flat = self.fn, len(self.params), self._flat
         entry, prog, _, values, shape, size = f._prepare(batch)
         self.last_executor = f.last_executor
         captured = entry.graph.captured
@@ -129,10 +137,10 @@ class CompiledSGD:
         others = captured[n:]
         c = [v.data for v in others]
         if f.last_executor == "native" and shape is not None:
-            loss = prog.sgd(values, c, flat, self._lr, size)[0]
+            bound = prog.bind_sgd(flat, size)
             if len(shape) == 1 and all(type(x) is self._ndarray and x.shape == shape for x in batch):
-                self._fast = (prog, shape, len(batch), others)
-            return float(loss)
+                self._fast = (bound, shape, len(batch), others)
+            return float(bound(values, c, self._lr)[0])
         outs, grads = prog(values, flat.tolist() + c, size) if shape is not None else prog(values, flat.tolist() + c)
         if shape is not None and not getattr(prog, "reduces_outputs", False):
             outs = [f._reduce_out(o, shape, size) for o in outs]
@@ -146,16 +154,17 @@ class CompiledSGD:
         >>> step(1.0), w.data, step.write_values(), w.data  # d(w²)/dw = 4: 2 - 0.25 * 4
         (4.0, 2.0, None, 1.0)
         """
-        for p, x in zip(self.params, self.flat.tolist()):
+        for p, x in zip(self.params, self._flat.tolist()):
             p.data = x
 
     def read_values(self) -> None:
         """Copy each parameter's ``.data`` into ``flat`` (after the Values were changed outside the step).
 
-        >>> w = Value(2.0); step = CompiledSGD(lambda x: w * x, [w], lr=0.1); w.data = 5.0; step.read_values(); step.flat
+        >>> w = Value(2.0); step = CompiledSGD(lambda x: w * x, [w], lr=0.1)
+        >>> w.data = 5.0; step.read_values(); step.flat
         array([5.])
         """
-        self.flat[:] = [p.data for p in self.params]
+        self._flat[:] = [p.data for p in self.params]
 
 
 def compiled_step(
