@@ -55,7 +55,8 @@ class CompiledSGD:
     ``lr`` may be set between steps (a schedule). With the native executor the
     update runs inside the same C call as the forward and backward pass; with
     NumPy it is one NumPy expression after it. Every parameter must affect the
-    loss (one that does not would never change).
+    loss (one that does not would never change). A step object updates one
+    array in place, so call it from one thread at a time.
 
     >>> model = MLP(2, [4, 1], seed=0)
     >>> def loss(x0, x1, y): return relu(1.0 - y * model([x0, x1]))
