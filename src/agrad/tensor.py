@@ -948,7 +948,7 @@ def _lse_fn(xp: Any, a: Array, axes: tuple[int, ...], keep: bool) -> Array:
     if any(a.shape[i] == 0 for i in axes):
         return xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keep))  # log(0) = -inf, as PyTorch gives
     m = xp.max(a, axis=axes, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0.0 * m)  # an all -inf (or inf) slice: shift by 0, not by inf
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf (or inf) slice: shift by 0 (0 * inf is nan)
     r = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
     return r if keep else xp.reshape(r, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
