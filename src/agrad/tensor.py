@@ -583,13 +583,14 @@ class Tensor:
         """
         return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)  # type: ignore[no-any-return]
 
-    def transpose(self, *axes: int) -> Tensor:
-        """The axes permuted (reversed when none are given).
+    def transpose(self, *axes: Any) -> Tensor:
+        """The axes permuted (reversed when none are given), as ints or one tuple, as NumPy takes them.
 
-        >>> Tensor([[[1.0, 2.0]]]).transpose(2, 0, 1).shape
-        (2, 1, 1)
+        >>> Tensor([[[1.0, 2.0]]]).transpose(2, 0, 1).shape == Tensor([[[1.0, 2.0]]]).transpose((2, 0, 1)).shape
+        True
         """
-        return transpose(self, axes or None)  # type: ignore[no-any-return]
+        one = len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list)))
+        return transpose(self, (axes[0] if one else axes) or None)  # type: ignore[no-any-return]
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """self repeated along new or size-1 axes to shape, as NumPy broadcasts.
