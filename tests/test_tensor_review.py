@@ -33,3 +33,20 @@ def test_transpose_takes_one_tuple_of_axes_as_numpy_and_torch_permute_do() -> No
     yt.backward(torch.tensor(s))
     np.testing.assert_array_equal(y.data, yt.detach().numpy())
     np.testing.assert_allclose(x.grad, xt.grad.numpy())
+
+
+def test_numpy_integers_serve_as_axes_and_sizes_as_in_numpy_and_torch() -> None:
+    a = np.random.default_rng(2).standard_normal((2, 3))
+    n, k = np.int64(3), np.argmax([0, 1])  # what shape arithmetic and argmax hand a NumPy user
+    x = Tensor(a, requires_grad=True)
+    y = (x.sum(axis=k) * x.reshape(n, -1).max(axis=(k,)).sum()).sum()
+    y.backward()
+    xt = torch.tensor(a, requires_grad=True)
+    yt = (xt.sum(dim=int(k)) * xt.reshape(int(n), -1).amax(dim=(int(k),)).sum()).sum()
+    yt.backward()
+    np.testing.assert_allclose(y.data, yt.detach().numpy())
+    np.testing.assert_allclose(x.grad, xt.grad.numpy())
+    k1 = np.int64(-1)
+    got = x.softmax(axis=k1) + x.log_softmax(axis=k1) + x.expand_dims(k1)[..., 0]
+    want = xt.softmax(dim=-1) + xt.log_softmax(dim=-1) + xt.unsqueeze(-1)[..., 0]
+    np.testing.assert_allclose(got.data, want.detach().numpy())

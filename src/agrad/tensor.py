@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -581,7 +582,7 @@ class Tensor:
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).reshape(2, 2).shape
         (2, 2)
         """
-        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)  # type: ignore[no-any-return]
+        return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)  # type: ignore[no-any-return]
 
     def transpose(self, *axes: Any) -> Tensor:
         """The axes permuted (reversed when none are given), as ints or one tuple, as NumPy takes them.
@@ -888,12 +889,8 @@ def _axes(axis: object, ndim: int, op: str) -> tuple[int, ...]:
     """axis (None, an int or a sequence of ints) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    items = (axis,) if isinstance(axis, int) else axis
-    if (
-        isinstance(axis, bool)
-        or not isinstance(items, (tuple, list))
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in items)
-    ):
+    items = _ints(axis)
+    if items is None:
         raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for i in items:
@@ -1025,8 +1022,10 @@ def softmax(x: Any, axis: int = -1) -> Any:
 def _shifted(x: Any, axis: object, op: str) -> Any:
     """x minus its maximum along axis, taken as a constant: softmax is unchanged by the shift, and
     exp never overflows (the largest term is exp(0) = 1, so the sum is at least 1)."""
-    if not isinstance(axis, int) or isinstance(axis, bool):
+    ints = None if isinstance(axis, (tuple, list)) else _ints(axis)
+    if ints is None:
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    axis = ints[0]
     d = _data(_operand(x, op))
     if type(d) is float:
         raise TypeError(f"{op} expects a Tensor or an array, got a number")
@@ -1035,15 +1034,26 @@ def _shifted(x: Any, axis: object, op: str) -> Any:
     return x - xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf row: shift by 0, not inf
 
 
+def _ints(x: object) -> tuple[int, ...] | None:
+    """x (an int or a tuple or list of ints) as a tuple of ints, None if it is not one.
+
+    NumPy's integers count as ints (operator.index), as NumPy and PyTorch take them
+    for axes and sizes; bools do not.
+    """
+    items = x if isinstance(x, (tuple, list)) else (x,)
+    try:
+        if any(isinstance(i, bool) or not hasattr(i, "__index__") for i in items):
+            return None
+        return tuple(operator.index(i) for i in items)
+    except TypeError:  # a NumPy bool, or an array of more than one element
+        return None
+
+
 def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
-    items = (shape,) if isinstance(shape, int) else shape
-    if (
-        isinstance(shape, bool)
-        or not isinstance(items, (tuple, list))
-        or not all(isinstance(n, int) and not isinstance(n, bool) for n in items)
-    ):
+    items = _ints(shape)
+    if items is None:
         raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}")
-    return tuple(items)
+    return items
 
 
 def _shaped(op: str, x: Any, fn: Callable[[Any, Array], Array], *params: Any) -> Any:
@@ -1117,6 +1127,8 @@ def expand_dims(x: Any, axis: int) -> Any:
     (2, 1)
     """
     old = _shape_of(_data(x))
+    ints = None if isinstance(axis, (tuple, list)) else _ints(axis)
+    axis = ints[0] if ints else axis
     if not isinstance(axis, int) or isinstance(axis, bool) or not -len(old) - 1 <= axis <= len(old):
         raise ValueError(f"expand_dims: axis {axis!r} is out of range for a Tensor of {len(old)} dimension(s)")
     i = axis % (len(old) + 1)
