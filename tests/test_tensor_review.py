@@ -50,3 +50,15 @@ def test_numpy_integers_serve_as_axes_and_sizes_as_in_numpy_and_torch() -> None:
     got = x.softmax(axis=k1) + x.log_softmax(axis=k1) + x.expand_dims(k1)[..., 0]
     want = xt.softmax(dim=-1) + xt.log_softmax(dim=-1) + xt.unsqueeze(-1)[..., 0]
     np.testing.assert_allclose(got.data, want.detach().numpy())
+
+
+def test_a_grad_of_another_shape_is_refused_not_broadcast_into_later_gradients() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError):
+        xt.grad = torch.ones(3, 2)  # torch refuses it
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        x.grad = np.ones((3, 2))  # once kept, the next backward gave a (3, 2) gradient
+    x.grad = np.ones(2)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 5.0])

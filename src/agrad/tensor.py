@@ -263,6 +263,9 @@ class Tensor:
     @grad.setter
     def grad(self, g: Any) -> None:
         # a copy: the walk may hand one array to several nodes, and a user may change a .grad in place
+        if (_is_array(g) or type(g) is Tensor) and tuple(g.shape) != self.shape:
+            # kept, it would broadcast into every later gradient and optimizer step (torch refuses it too)
+            raise ValueError(f".grad must have the Tensor's shape {self.shape}, got shape {tuple(g.shape)}")
         self._grad = namespace(g).asarray(g, copy=True) if _is_array(g) else g
 
     def _fit(self, gs: Sequence[Any]) -> list[Any]:
