@@ -62,3 +62,17 @@ def test_a_grad_of_another_shape_is_refused_not_broadcast_into_later_gradients()
     x.grad = np.ones(2)
     (x * x).sum().backward()
     np.testing.assert_allclose(x.grad, [3.0, 5.0])
+
+
+def test_a_numpy_index_into_a_tensor_on_torch_arrays_matches_torch() -> None:
+    # torch and JAX take NumPy index arrays themselves; agrad's take and scatter once crashed inside torch.where
+    a = np.random.default_rng(3).standard_normal((3, 4))
+    i, m = np.array([0, 2, 0, -1]), np.array([True, False, True, True])
+    x = Tensor(torch.tensor(a), requires_grad=True)
+    y = (x[i] ** 2).sum() + (x[:, m] * x[1:, m][0]).sum()
+    y.backward()
+    xt = torch.tensor(a, requires_grad=True)
+    yt = (xt[torch.tensor(i)] ** 2).sum() + (xt[:, torch.tensor(m)] * xt[1:, torch.tensor(m)][0]).sum()
+    yt.backward()
+    np.testing.assert_allclose(y.data.numpy(), yt.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())

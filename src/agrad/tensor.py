@@ -1269,6 +1269,10 @@ def _index(index: Index, xp: Any, shape: tuple[int, ...]) -> Index:
             raise TypeError(f"an index must be ints, slices, integer arrays or a boolean mask, got {i!r}")
         if not (i is None or i is Ellipsis or isinstance(i, (int, slice)) or _is_array(i)):
             raise TypeError(f"an index must be ints, slices, integer arrays or a boolean mask, got {type(i).__name__}")
+        if _is_array(i) and namespace(i) is not xp and xp.__name__ != "array_api_compat.dask.array":
+            # a NumPy index into torch storage (torch and JAX take those): xp's own take and scatter need xp's
+            # arrays. Dask takes a NumPy index itself, and keeps the mask's known shape.
+            i = xp.asarray(i)
         out.append(i)
     named = sum(
         1 if not _is_array(i) else i.ndim if namespace(i).isdtype(i.dtype, "bool") else 1 for i in out if i is not None
