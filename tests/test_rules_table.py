@@ -64,7 +64,9 @@ PARAMS = [
 
 
 def test_every_op_has_a_case() -> None:
-    assert set(RULES) - set(CASES) == set(), "ops in RULES with no gradient-check case here"
+    # stop_gradient's derivative is zero by definition, not that of its function (the identity), so
+    # central differences cannot check it; tests/test_compile_capture.py checks what it is for.
+    assert set(RULES) - set(CASES) == {"stop_gradient"}, "ops in RULES with no gradient-check case here"
     assert set(CASES) - set(RULES) == set(), "cases here for ops that RULES no longer has"
 
 

@@ -51,6 +51,7 @@ _LOCAL: dict[str, Callable[[int, list[str], str], str]] = {
     "min": lambda i, x, o: f"({x[i]} < {x[1 - i]}) + ({x[0]} == {x[1]}) / 2",
     "max": lambda i, x, o: f"({x[i]} > {x[1 - i]}) + ({x[0]} == {x[1]}) / 2",
     "sum": lambda i, x, o: "1.0",
+    "stop_gradient": lambda i, x, o: "0.0",
     "dot": lambda i, x, o: x[(i + len(x) // 2) % len(x)],
 }
 # fmt: on

@@ -12,6 +12,7 @@ from typing import Any, TypeVar, overload
 
 NO_GRAD = 1  # ops return leaves: no children are recorded
 ANOMALY = 2  # ops check their results for nan/inf
+TRACING = 4  # agrad.compile is recording f: ops tell the trace about each node (see agrad.compile.trace)
 
 
 class _Mode(threading.local):

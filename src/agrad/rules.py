@@ -60,6 +60,10 @@ def _pow(x: X, y: X) -> X:
     return x**y
 
 
+def _identity(x: X) -> X:
+    return x
+
+
 # fmt: off
 def add_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, g
 def add_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] + x_dots[1]
@@ -143,6 +147,12 @@ def max_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
 def sum_vjp(g: X, out: X, *xs: X) -> tuple[X, ...]: return (g,) * len(xs)
 def sum_jvp(x_dots: tuple[X, ...], out: X, *xs: X) -> X: return _sum(x_dots)
 
+# stop_gradient(x) is x with no derivative: what agrad.compile records for detach() and for an op
+# under no_grad(), so that the number is recomputed on every call. Its gradient is a constant 0.0,
+# not 0.0 * g, which would be nan for an infinite g.
+def stop_gradient_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (0.0,)
+def stop_gradient_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return 0.0
+
 # dot's operands are (w1..wn, x1..xn): the gradient of each w is g * its x, and back.
 # Its VJP gives a list, which builds faster than a tuple on this hot path.
 def dot_vjp(g: X, out: X, *wx: X) -> list[X]: n = len(wx) // 2; return [g * v for v in wx[n:] + wx[:n]]
@@ -190,6 +200,7 @@ RULES: dict[str, Primitive] = {
         Primitive("cos", cos, cos_vjp, cos_jvp),
         Primitive("min", minimum, min_vjp, min_jvp),
         Primitive("max", maximum, max_vjp, max_jvp),
+        Primitive("stop_gradient", _identity, stop_gradient_vjp, stop_gradient_jvp),
         Primitive("sum", lambda *xs: _sum(xs), sum_vjp, sum_jvp),
         Primitive("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp),
     ]

@@ -231,16 +231,18 @@ def _plain(x: Any) -> Any:
 class _Traced:
     """f run on fresh leaves for the arguments in argnums, ready to be pulled back."""
 
-    def __init__(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
+    def __init__(
+        self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.leaves: list[_Leaf] = []
         try:
             with enable_grad():  # as torch.func.grad: an outer no_grad() does not stop a transform
-                self._trace(f, args, argnums, name)
+                self._trace(f, args, argnums, name, kwargs or {})
         finally:
             for leaf in self.leaves:
                 leaf.active = False
 
-    def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
+    def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any]) -> None:
         nums = _argnums(argnums, len(args), name)
         call = list(args)
         for i in nums:
@@ -253,7 +255,7 @@ class _Traced:
                 leaf = _Leaf(-0.0)
                 call[i] = x + leaf
             self.leaves.append(leaf)
-        self.out = f(*call)
+        self.out = f(*call, **kwargs)  # keyword arguments go to f as they are, never differentiated
 
     def pullback(self, ys: list[Any], cts: list[Any]) -> tuple[list[Any], bool]:
         """Gradients for the leaves, and whether the result must stay a Value (see _walk)."""
@@ -268,14 +270,18 @@ class _Traced:
 def value_and_grad(f: Fn, argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
     """``(f(*args), df/dargs[argnums])`` by reverse mode; a tuple of gradients if argnums is.
 
+    Keyword arguments are passed to f and never differentiated, as in JAX.
+
     >>> import agrad
     >>> value_and_grad(lambda x, y: x * agrad.sin(y), argnums=(0, 1))(2.0, 0.0)
     (0.0, (0.0, 2.0))
+    >>> value_and_grad(lambda x, scale=1.0: scale * x * x)(3.0, scale=2.0)
+    (18.0, 12.0)
     """
     _callable(f, "grad")
 
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
-        t = _Traced(f, args, argnums, "grad")
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        t = _Traced(f, args, argnums, "grad", kwargs)
         out = _scalar_out(t.out, "grad")
         grads, keep = t.pullback([out], [1.0])
         return t.value(out, keep), (grads[0] if isinstance(argnums, int) else tuple(grads))
@@ -298,8 +304,8 @@ def grad(f: Fn, argnums: ArgNums = 0) -> Fn:
     """
     vg = value_and_grad(f, argnums)
 
-    def grad_f(*args: Any) -> Any:
-        return vg(*args)[1]
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
 
     setattr(grad_f, TRANSFORM_ATTR, (f, argnums, False))
     return grad_f
@@ -393,9 +399,9 @@ def jacrev(f: Fn, argnums: ArgNums | None = None) -> Fn:
     """
     _callable(f, "jacrev")
 
-    def jacrev_f(*args: Any) -> Any:
+    def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         nums = _nums(argnums, args)
-        t = _Traced(f, args, nums, "jacrev")
+        t = _Traced(f, args, nums, "jacrev", kwargs)
         return _rows_by_reverse(t, _Tree(t.out, "jacrev"), nums)
 
     return jacrev_f
@@ -416,12 +422,13 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
     """
     _callable(f, "jacfwd")
 
-    def jacfwd_f(*args: Any) -> Any:
+    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         nums = _nums(argnums, args)
         cols = _argnums(nums, len(args), "jacfwd")
         columns = []
         for j in cols:
-            tree, _, ts = _push(_freeze(f, args, cols), [args[k] for k in cols], [float(k == j) for k in cols])
+            g = _freeze(f, args, cols, kwargs)
+            tree, _, ts = _push(g, [args[k] for k in cols], [float(k == j) for k in cols])
             columns.append(ts)
         rows = [list(r) for r in zip(*columns)]
         return _shape(rows, tree, nums)
@@ -429,14 +436,14 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
     return jacfwd_f
 
 
-def _freeze(f: Fn, args: tuple[Any, ...], nums: tuple[int, ...]) -> Fn:
-    """f as a function of the arguments in nums only; the others keep their values."""
+def _freeze(f: Fn, args: tuple[Any, ...], nums: tuple[int, ...], kwargs: dict[str, Any]) -> Fn:
+    """f as a function of the arguments in nums only; the others, and the keywords, keep their values."""
 
     def g(*xs: Any) -> Any:
         call = list(args)
         for i, x in zip(nums, xs):
             call[i] = x
-        return f(*call)
+        return f(*call, **kwargs)
 
     return g
 
@@ -453,14 +460,14 @@ def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
     """
     _callable(f, "jacobian")
 
-    def jacobian_f(*args: Any) -> Any:
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         nums = _nums(argnums, args)
         if len(_argnums(nums, len(args), "jacobian")) == 1:
-            return jacfwd(f, argnums)(*args)  # one input: one forward pass, whatever the outputs
-        t = _Traced(f, args, nums, "jacobian")  # the reverse-mode trace tells the number of outputs
+            return jacfwd(f, argnums)(*args, **kwargs)  # one input: one forward pass, whatever the outputs
+        t = _Traced(f, args, nums, "jacobian", kwargs)  # the reverse-mode trace tells the number of outputs
         tree = _Tree(t.out, "jacobian")
         if len(t.leaves) <= len(tree.leaves):
-            return jacfwd(f, argnums)(*args)
+            return jacfwd(f, argnums)(*args, **kwargs)
         return _rows_by_reverse(t, tree, nums)
 
     return jacobian_f

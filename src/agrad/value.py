@@ -13,7 +13,7 @@ import numbers
 from typing import TYPE_CHECKING, Any, Union
 
 from agrad import kernels as K
-from agrad.modes import ANOMALY, NO_GRAD, mode
+from agrad.modes import ANOMALY, NO_GRAD, TRACING, mode
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -95,7 +95,11 @@ class Value:
                 from agrad.anomaly import check_forward
 
                 check_forward(self)
-            if flags & NO_GRAD:
+            if flags & TRACING:  # agrad.compile keeps even a no_grad result's inputs, to recompute it per call
+                from agrad.compile.trace import record
+
+                record(self)
+            elif flags & NO_GRAD:
                 self._children, self._op = (), ""
 
     @property
@@ -308,6 +312,8 @@ class Value:
         >>> y.data, y._prev
         (9.0, set())
         """
+        if mode.flags & TRACING:  # agrad.compile recomputes it on every call; its gradient stays zero
+            return Value(self.data, (self,), "stop_gradient", self.label)
         return Value(self.data, label=self.label)
 
     def register_hook(self, fn: Callable[[Any], Any]) -> Callable[[], None]:

@@ -156,11 +156,15 @@ class CompiledFunction:
     (9.0, 16.0, 'python', 1)
     """
 
+    fun: Callable[..., Any]
+
     def __init__(
         self, f: Callable[..., Any], executor: str, reduce: str | None, params: Sequence[Value] | None
     ) -> None:
         if not callable(f):
             raise TypeError(f"agrad.compile expects a function, got {type(f).__name__}")
+        if isinstance(f, CompiledFunction):  # compile(compile(f), ...): f, with these settings
+            f = f.fun
         if executor not in EXECUTORS:
             raise ValueError(f"agrad.compile: executor must be one of {EXECUTORS}, got {executor!r}")
         if reduce not in REDUCTIONS:
@@ -183,14 +187,18 @@ class CompiledFunction:
         self._names: dict[int, list[str]] = {}
         self.last_executor = ""
         self._name = str(getattr(f, "__qualname__", f))
-        functools.update_wrapper(self, f)
+        # f's name and docstring, not its __dict__: f's own attributes (a .params, a .spec) must not
+        # overwrite compile's settings above.
+        functools.update_wrapper(self, f, updated=())
 
     def __repr__(self) -> str:
         return f"<agrad.compile of {self._name}, executor={self.executor!r}>"
 
     # -- tracing ------------------------------------------------------------------------
 
-    def _trace(self, args: tuple[Any, ...], leaves: list[tuple[str, Any]], starts: list[int]) -> _Entry:
+    def _trace(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[tuple[str, Any]], starts: list[int]
+    ) -> _Entry:
         t0 = time.perf_counter()
         phs = []
         for name, x in leaves:
@@ -199,7 +207,7 @@ class CompiledFunction:
         ph_args = _rebuild(args, iter(phs))
         spec = self.spec
         with tracing():
-            out = (spec.fun if spec else self.fun)(*ph_args)
+            out = (spec.fun if spec else self.fun)(*ph_args, **kwargs)
         if spec is not None:
             root = _scalar(out)
             nums = _argnums(spec.argnums, len(args))
@@ -226,9 +234,9 @@ class CompiledFunction:
             template = ("f", tmpl)
         return _Entry(graph, template, [n for n, _ in leaves], starts, seconds=time.perf_counter() - t0)
 
-    def _entry(self, args: tuple[Any, ...]) -> tuple[_Entry, list[tuple[str, Any]]]:
+    def _entry(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Entry, list[tuple[str, Any]]]:
         leaves: list[tuple[str, Any]] = []
-        key: list[Any] = [len(args)]
+        key: list[Any] = [len(args), _static(kwargs)]
         names = self._names.get(len(args))
         if names is None:
             names = self._names[len(args)] = _arg_names(self.spec.fun if self.spec else self.fun, len(args))
@@ -245,10 +253,12 @@ class CompiledFunction:
                 why = (
                     f"{len(args)} arguments instead of {old[0]}"
                     if old[0] != len(args)
+                    else "new keyword arguments"
+                    if old[1] != key[1]
                     else "new argument kinds or structure"
                 )
                 log.debug("retracing %s: called with %s", self._name, why)
-            entry = self.traces[k] = self._trace(args, leaves, starts)
+            entry = self.traces[k] = self._trace(args, kwargs, leaves, starts)
             log.debug(
                 "traced %s: %d nodes in %.3f s",
                 self._name,
@@ -283,7 +293,7 @@ class CompiledFunction:
         self.last_executor = executor
         return prog
 
-    def lower(self, *args: Any) -> Any:
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
         """Trace and generate code for these arguments without running: the executor's program.
 
         >>> import agrad
@@ -291,22 +301,22 @@ class CompiledFunction:
         >>> type(f.lower(2.0)).__name__, f.trace_seconds(2.0) > 0
         ('PythonProgram', True)
         """
-        entry, leaves = self._entry(args)
+        entry, leaves = self._entry(args, kwargs)
         return self._program(entry, tuple(type(x) is not float for _, x in leaves))
 
-    def trace_seconds(self, *args: Any) -> float:
+    def trace_seconds(self, *args: Any, **kwargs: Any) -> float:
         """Seconds spent tracing f and generating code for the signature of these arguments.
 
         >>> import agrad
         >>> agrad.compile(lambda x: x + 1.0).trace_seconds(2.0) > 0.0  # traces now if needed
         True
         """
-        return self._entry(args)[0].seconds
+        return self._entry(args, kwargs)[0].seconds
 
     # -- calling ------------------------------------------------------------------------
 
-    def __call__(self, *args: Any) -> Any:
-        entry, leaves = self._entry(args)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        entry, leaves = self._entry(args, kwargs)
         values = [x for _, x in leaves]
         batched = tuple(type(x) is not float for x in values)
         caps = [v.data for v in entry.graph.captured]
@@ -369,6 +379,27 @@ class CompiledFunction:
             return _fill(tmpl, iter(outs))
         gs = _fill(tmpl, iter(grads))
         return (outs[0], gs) if kind == "vg" else gs
+
+
+def _static(kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Keyword arguments as part of the call signature: each new value traces again, as jax.jit's static ones.
+
+    The type is part of it, so that ``flag=1`` and ``flag=True`` get traces of their own.
+
+    >>> _static({"flag": True, "n": 2})
+    (('flag', <class 'bool'>, True), ('n', <class 'int'>, 2))
+    """
+    out = tuple(sorted((k, type(v), v) for k, v in kwargs.items()))
+    for k, _, v in out:
+        try:
+            hash(v)
+        except TypeError:
+            raise TypeError(
+                f"agrad.compile: keyword argument {k}= is static (part of the call signature, traced once per "
+                f"value, never differentiated) and must be hashable, got {type(v).__name__}; pass numbers and "
+                "arrays to differentiate or batch over as positional arguments"
+            ) from None
+    return out
 
 
 def _scalar(x: Any) -> Any:

@@ -581,6 +581,8 @@ def forward_expr(op: str, arity: int) -> Expr:
     '((x0 * x2) + (x1 * x3))'
     """
     xs = [slot(f"x{i}") for i in range(arity)]
+    if op == "stop_gradient":
+        return xs[0]
     if op == "sum":
         terms: list[Expr] = xs
     elif op == "dot":
