@@ -33,6 +33,11 @@ def _d(x: X) -> float:
     return x.data if isinstance(x, Value) else float(x)
 
 
+def _differentiable(x: X) -> bool:
+    """Will a rule's result on x be differentiated again? Not on a number (nor in compile's symbolic copy)."""
+    return type(x) is not float
+
+
 def _mask(kernel: Callable[[float], float], x: X) -> float:
     """A piecewise-constant factor (sign, step): a float, so it has no derivative."""
     return kernel(_d(x))
@@ -81,10 +86,12 @@ def neg_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g,)
 def neg_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return -x_dots[0]
 
 # x ** c with a constant c. c == 0 is special-cased, as in PyTorch, so that
-# 0 ** 0 has gradient 0 rather than 0 * 0 ** -1 = nan.
-def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * c * _pow(x, c - 1) if c != 0 else 0.0 * g,)
+# 0 ** 0 has gradient 0 rather than 0 * 0 ** -1 = nan. The derivative c * x ** (c - 1) is formed
+# before g multiplies it: differentiated again, (g * c) * ... would meet c * (c - 1) = inf for
+# c = 1e308 before the tiny power, giving nan where the truth (at x = 0.5) is 0.
+def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * (c * _pow(x, c - 1)) if c != 0 else 0.0 * g,)
 def powc_jvp(x_dots: tuple[X, ...], out: X, x: X, c: float) -> X:
-    return x_dots[0] * c * _pow(x, c - 1) if c != 0 else 0.0 * x_dots[0]
+    return x_dots[0] * (c * _pow(x, c - 1)) if c != 0 else 0.0 * x_dots[0]
 
 # x ** y with both sides live. d/dy = out * log(x) is nan for x <= 0; PyTorch
 # makes it 0 where x == 0 and y >= 0 (out is 0 or 1 there, and flat in y).
@@ -105,10 +112,14 @@ def log_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return _div(x_dots[0], x)
 def sqrt_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (_div(g * 0.5, out),)
 def sqrt_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return _div(x_dots[0] * 0.5, out)
 
-# tanh' = 1 - out**2, computed as (1 - out)(1 + out): near |out| = 1 both factors are exact, where
-# 1 - out * out would lose the rounding of out * out (27 ulp at x = 2.5; PyTorch's fused multiply-add has 1).
-def tanh_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * ((1.0 - out) * (1.0 + out)),)
-def tanh_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * ((1.0 - out) * (1.0 + out))
+# tanh' = 1 - out**2, computed on numbers as (1 - out)(1 + out): near |out| = 1 both factors are exact,
+# where 1 - out * out would lose the rounding of out * out (27 ulp at x = 2.5; PyTorch's fused
+# multiply-add has 1). Where the rule's result is differentiated again (Values, Duals), the product's
+# derivative -(1 + out) + (1 - out) cancels to 0 at small out, so it is 1 - out * out, whose derivative
+# -2 out is exact: tanh''(1e-300) = -2e-300, as in PyTorch (JAX gives 0).
+def _sech2(out: X) -> X: return 1.0 - out * out if _differentiable(out) else (1.0 - out) * (1.0 + out)
+def tanh_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * _sech2(out),)
+def tanh_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * _sech2(out)
 
 def sigmoid_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out * (1.0 - out),)
 def sigmoid_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * out * (1.0 - out)
