@@ -12,7 +12,6 @@ import json
 import math
 import os
 import random
-import signal
 import stat
 import sys
 import tracemalloc
@@ -20,28 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_trust_bad_input import time_limit  # the old load waited on a FIFO for ever
 
 import agrad
 from agrad._checks import QUOTE_LIMIT
 from agrad.serialize import MAX_BYTES, load, save
 
 posix = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs and /dev need a POSIX system")
-
-
-@contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Fail, rather than hang the suite, if the block takes longer (the old load waited on a FIFO for ever)."""
-
-    def fire(signum: int, frame: object) -> None:
-        raise TimeoutError(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @contextlib.contextmanager
@@ -111,7 +95,7 @@ def test_save_into_a_missing_folder_names_the_path_given(tmp_path: Path) -> None
 def test_load_refuses_a_fifo_at_once(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    with deadline(10.0), pytest.raises(ValueError, match="is a FIFO, not a regular file"):
+    with time_limit(10.0, "agrad.load"), pytest.raises(ValueError, match="is a FIFO, not a regular file"):
         load(fifo)  # waited for a writer for ever
 
 
@@ -120,7 +104,7 @@ def test_load_refuses_a_device(tmp_path: Path) -> None:
     # /dev/null, not /dev/zero: code that reads devices would read /dev/zero until memory ran out
     link = tmp_path / "m.json"
     link.symlink_to(os.devnull)
-    with deadline(10.0), pytest.raises(ValueError, match="is a character device, not a regular file"):
+    with time_limit(10.0, "agrad.load"), pytest.raises(ValueError, match="is a character device, not a regular file"):
         load(link)
 
 
