@@ -19,6 +19,19 @@ _short.maxstring = _short.maxother = _short.maxlong = QUOTE_LIMIT
 _short.maxlist = _short.maxtuple = _short.maxdict = _short.maxset = 10
 
 
+MAX_NESTING = 100
+"""Lists and tuples nested deeper than this, as arguments or results, are refused (not a RecursionError)."""
+
+
+def too_deep(what: str) -> ValueError:
+    """The error for ``what`` nested more than MAX_NESTING lists/tuples deep.
+
+    >>> too_deep("x")
+    ValueError('x is nested more than 100 lists/tuples deep')
+    """
+    return ValueError(f"{what} is nested more than {MAX_NESTING} lists/tuples deep")
+
+
 def quote(x: object) -> str:
     """``repr(x)`` for an error message, cut to about 200 characters: a 100 MB value gives a short message.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container
 from typing import Any
 
+from agrad._checks import quote
 from agrad.anomaly import check_backward, unchecked
 from agrad.modes import ANOMALY, enable_grad, mode
 from agrad.rules import RULES
@@ -27,7 +28,7 @@ def toposort(root: Value) -> list[Value]:
     ['a', '*', '+']
     """
     if not isinstance(root, Value):
-        raise TypeError(f"toposort expects a Value, got {type(root).__name__}: {root!r}")
+        raise TypeError(f"toposort expects a Value, got {type(root).__name__}: {quote(root)}")
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[tuple[Value, bool]] = [(root, False)]
@@ -159,7 +160,7 @@ def _gradient_number(g: object, what: str) -> float:
     r = _number(g)
     if r is not None:
         return r
-    raise TypeError(f"{what} must be a real number or a Value, got {type(g).__name__}: {g!r}")
+    raise TypeError(f"{what} must be a real number or a Value, got {type(g).__name__}: {quote(g)}")
 
 
 def _run_hooks(node: Value, g: Any) -> Any:

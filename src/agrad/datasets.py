@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 
-from agrad._checks import count, number
+from agrad._checks import count, number, quote
 
 Data = tuple[list[list[float]], list[int]]
 
@@ -28,7 +28,7 @@ def _check(n_samples: object, noise: object, seed: object, min_samples: int = 2,
     """Check the arguments every generator takes; returns the noise as a float."""
     count(n_samples, "n_samples", min_samples)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {quote(seed)}")
     return number(noise, what, 0.0)
 
 
@@ -93,10 +93,10 @@ def make_blobs(
     if centers > n_samples:
         raise ValueError(f"centers must be at most n_samples ({n_samples}), got {centers}")
     if not isinstance(box, tuple | list) or len(box) != 2:
-        raise ValueError(f"box must be a pair (low, high), got {box!r}")
+        raise ValueError(f"box must be a pair (low, high), got {quote(box)}")
     lo, hi = number(box[0], "box's low end"), number(box[1], "box's high end")
     if not lo < hi or math.isinf(hi - lo):
-        raise ValueError(f"box must be (low, high) with low < high, both finite, got {box!r}")
+        raise ValueError(f"box must be (low, high) with low < high, both finite, got {quote(box)}")
     rng = random.Random(seed)
     where = [(rng.uniform(lo, hi), rng.uniform(lo, hi)) for _ in range(centers)]
     counts = [n_samples // centers + (1 if c < n_samples % centers else 0) for c in range(centers)]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agrad._checks import quote
 from agrad.backprop import _gradient_number, backward
 from agrad.rules import RULES
 from agrad.value import Value
@@ -125,12 +126,12 @@ def explain(
     True
     """
     if not isinstance(root, Value):
-        raise TypeError(f"explain expects a Value, got {type(root).__name__}: {root!r}")
+        raise TypeError(f"explain expects a Value, got {type(root).__name__}: {quote(root)}")
     if not isinstance(gradient, numbers.Real):
-        raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {gradient!r}")
+        raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {quote(gradient)}")
     gradient = _gradient_number(gradient, "explain's gradient")  # a ValueError for 10**400, as backward gives
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
-        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+        raise ValueError(f"max_nodes must be a positive int or None, got {quote(max_nodes)}")
     nodes, _ = reading_order(root)
     if max_nodes is not None and len(nodes) > max_nodes:
         raise ValueError(

@@ -19,6 +19,7 @@ import itertools
 import numbers
 from typing import Any
 
+from agrad._checks import quote
 from agrad.modes import ANOMALY, mode
 from agrad.rules import RULES
 from agrad.value import Value, _number
@@ -303,7 +304,7 @@ def _apply(op: str, *args: Any) -> Dual:
         if type(a) is Dual:
             tag = max(tag, a.tag)
         elif not _scalar(a):
-            raise TypeError(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {a!r}")
+            raise TypeError(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {quote(a)}")
     zero = 0.0 if op in _NARY else ZERO
     primals = tuple(
         a.primal if type(a) is Dual and a.tag == tag else a if isinstance(a, (Dual, Value)) else _number(a)

@@ -29,6 +29,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agrad._checks import MAX_NESTING, quote, too_deep
 from agrad.backprop import pull, toposort
 from agrad.forward import Dual, _scalar, new_tag
 from agrad.modes import enable_grad
@@ -50,27 +51,27 @@ def _scalar_arg(x: object, what: str) -> Any:
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         return _number(x)  # a ValueError for an int too large for a float
-    raise TypeError(f"{what} must be a scalar (a float, an int, a Value or a Dual), got {type(x).__name__}: {x!r}")
+    raise TypeError(f"{what} must be a scalar (a float, an int, a Value or a Dual), got {type(x).__name__}: {quote(x)}")
 
 
 def _argnums(argnums: object, n: int, name: str) -> tuple[int, ...]:
     """argnums as a tuple of indices in range(n)."""
     nums = (argnums,) if isinstance(argnums, int) else argnums
     if not isinstance(nums, (tuple, list)) or not all(type(i) is int for i in nums) or not nums:
-        raise TypeError(f"{name}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+        raise TypeError(f"{name}: argnums must be an int or a non-empty tuple of ints, got {quote(argnums)}")
     out = []
     for i in nums:
         if not -n <= i < n:
             raise ValueError(f"{name}: argnums {i} is out of range for a call with {n} positional argument(s)")
         out.append(i % n)
     if len(set(out)) != len(out):
-        raise ValueError(f"{name}: argnums {argnums!r} names an argument twice")
+        raise ValueError(f"{name}: argnums {quote(argnums)} names an argument twice")
     return tuple(out)
 
 
 def _callable(f: object, name: str) -> None:
     if not callable(f):
-        raise TypeError(f"{name} expects a function to differentiate, got {type(f).__name__}: {f!r}")
+        raise TypeError(f"{name} expects a function to differentiate, got {type(f).__name__}: {quote(f)}")
 
 
 def _scalar_out(out: object, name: str) -> Any:
@@ -79,7 +80,7 @@ def _scalar_out(out: object, name: str) -> Any:
     if isinstance(out, numbers.Real):
         return _number(out)
     raise TypeError(
-        f"{name} needs f to return a scalar (a Value or a number), but f returned {type(out).__name__}: {out!r}; "
+        f"{name} needs f to return a scalar (a Value or a number), but f returned {type(out).__name__}: {quote(out)}; "
         "for several outputs use jacrev, jacfwd or vjp"
     )
 
@@ -87,19 +88,22 @@ def _scalar_out(out: object, name: str) -> Any:
 class _Tree:
     """f's result, a scalar or nested lists/tuples of scalars, as a flat list plus its shape."""
 
-    def __init__(self, out: object, name: str) -> None:
+    def __init__(self, out: object, name: str, what: str = "f's result") -> None:
         self.leaves: list[Any] = []
+        self.what = what
         self.shape = self._flatten(out, name)
 
-    def _flatten(self, out: object, name: str) -> Any:
+    def _flatten(self, out: object, name: str, depth: int = 0) -> Any:
         if _scalar(out):
             self.leaves.append(_scalar_out(out, name))
             return None
         if isinstance(out, (list, tuple)):
-            return type(out), [self._flatten(o, name) for o in out]
+            if depth >= MAX_NESTING:
+                raise too_deep(f"{name}: {self.what}")
+            return type(out), [self._flatten(o, name, depth + 1) for o in out]
         raise TypeError(
             f"{name} needs f to return a scalar or (nested) lists/tuples of scalars, "
-            f"but f returned {type(out).__name__}: {out!r}"
+            f"but f returned {type(out).__name__}: {quote(out)}"
         )
 
     def rebuild(self, leaves: Sequence[Any]) -> Any:
@@ -116,9 +120,9 @@ class _Tree:
 
     def flatten_like(self, ct: object, what: str) -> list[Any]:
         """ct, which must have this tree's shape, as a flat list."""
-        other = _Tree(ct, what)
+        other = _Tree(ct, what, "it")
         if other.shape != self.shape:
-            raise ValueError(f"{what} must be {_describe(self.shape)}, like f's output; got {ct!r}")
+            raise ValueError(f"{what} must be {_describe(self.shape)}, like f's output; got {quote(ct)}")
         return other.leaves
 
 

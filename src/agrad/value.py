@@ -13,6 +13,7 @@ import numbers
 from typing import TYPE_CHECKING, Any, Union
 
 from agrad import kernels as K
+from agrad._checks import quote
 from agrad.modes import ANOMALY, NO_GRAD, TRACING, mode
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def _real(x: object, what: str = "Value data") -> float:
     r = _number(x)
     if r is not None:
         return r
-    raise TypeError(f"{what} must be a real number (int, float, bool), got {type(x).__name__}: {x!r}")
+    raise TypeError(f"{what} must be a real number (int, float, bool), got {type(x).__name__}: {quote(x)}")
 
 
 def _number(x: object) -> float | None:
@@ -359,7 +360,7 @@ def _binary(op: str, kernel: Callable[[float, float], float], x: Any, y: Any) ->
         bad = y if xo is not None else x
         method = getattr(bad, name, None)  # another type, such as a dual number, may do it itself
         if method is None:
-            raise TypeError(f"agrad.{name} expects Values or real numbers, got {type(bad).__name__}: {bad!r}")
+            raise TypeError(f"agrad.{name} expects Values or real numbers, got {type(bad).__name__}: {quote(bad)}")
         return method(x if bad is y else y)  # min and max are symmetric
     xd = xo if type(xo) is float else xo.data  # type: ignore[union-attr]
     yd = yo if type(yo) is float else yo.data  # type: ignore[union-attr]
@@ -381,7 +382,7 @@ def _lift(name: str, kernel: Callable[[float], float]) -> Callable[[Any], Any]:
             return kernel(r)
         method = getattr(x, name, None)
         if method is None:
-            raise TypeError(f"agrad.{name} expects a Value or a real number, got {type(x).__name__}: {x!r}")
+            raise TypeError(f"agrad.{name} expects a Value or a real number, got {type(x).__name__}: {quote(x)}")
         return method()
 
     fn.__name__ = fn.__qualname__ = name
@@ -513,7 +514,7 @@ def _nary_elsewhere(method: str, *seqs: tuple[Any, ...]) -> Any:
 def _operand_or_raise(x: object, fn: str) -> Value | float:
     o = _operand(x)
     if o is None:
-        raise TypeError(f"agrad.{fn} expects Values or real numbers, got {type(x).__name__}: {x!r}")
+        raise TypeError(f"agrad.{fn} expects Values or real numbers, got {type(x).__name__}: {quote(x)}")
     return o
 
 

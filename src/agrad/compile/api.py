@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agrad._checks import MAX_NESTING, quote, too_deep
 from agrad.compile.codegen import PythonProgram
 from agrad.compile.trace import Graph, Placeholder, build_graph, tracing
 from agrad.value import Value
@@ -61,12 +62,14 @@ def _transform(f: Any) -> _Spec | None:
 # -- arguments --------------------------------------------------------------------------
 
 
-def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any]) -> None:
+def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any], depth: int = 0) -> None:
     """Flatten one argument into (name, number or array) leaves and a structure key."""
     if isinstance(x, list | tuple):
+        if depth >= MAX_NESTING:
+            raise too_deep(f"agrad.compile: argument {name.split('[')[0]}")
         key.append((type(x).__name__, len(x)))
         for i, v in enumerate(x):
-            _leaves(v, f"{name}[{i}]", out, key)
+            _leaves(v, f"{name}[{i}]", out, key, depth + 1)
         return
     if isinstance(x, Value):
         raise TypeError(
@@ -94,7 +97,8 @@ def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any]) -> No
             key.append("a")
         return
     raise TypeError(
-        f"agrad.compile: {name} must be a number, a NumPy array, or a list/tuple of them, got {type(x).__name__}: {x!r}"
+        f"agrad.compile: {name} must be a number, a NumPy array, or a list/tuple of them, "
+        f"got {type(x).__name__}: {quote(x)}"
     )
 
 
@@ -121,10 +125,12 @@ def _arg_names(fun: Callable[..., Any], n: int) -> list[str]:
 # -- outputs ----------------------------------------------------------------------------
 
 
-def _flat_out(x: Any, out: list[Any]) -> Any:
+def _flat_out(x: Any, out: list[Any], depth: int = 0) -> Any:
     """Flatten f's result; returns a template that ``_fill`` turns back into the same structure."""
     if isinstance(x, list | tuple):
-        return type(x)(_flat_out(v, out) for v in x)
+        if depth >= MAX_NESTING:
+            raise too_deep("agrad.compile: the function's result")
+        return type(x)(_flat_out(v, out, depth + 1) for v in x)
     out.append(x)
     return None
 
@@ -166,9 +172,9 @@ class CompiledFunction:
         if isinstance(f, CompiledFunction):  # compile(compile(f), ...): f, with these settings
             f = f.fun
         if executor not in EXECUTORS:
-            raise ValueError(f"agrad.compile: executor must be one of {EXECUTORS}, got {executor!r}")
+            raise ValueError(f"agrad.compile: executor must be one of {EXECUTORS}, got {quote(executor)}")
         if reduce not in REDUCTIONS:
-            raise ValueError(f"agrad.compile: reduce must be None, 'sum' or 'mean', got {reduce!r}")
+            raise ValueError(f"agrad.compile: reduce must be None, 'sum' or 'mean', got {quote(reduce)}")
         self.fun = f
         self.spec = _transform(f)
         self.executor = executor
@@ -393,6 +399,8 @@ def _static(kwargs: dict[str, Any]) -> tuple[Any, ...]:
     for k, _, v in out:
         try:
             hash(v)
+        except RecursionError:
+            raise too_deep(f"agrad.compile: keyword argument {k}=") from None
         except TypeError:
             raise TypeError(
                 f"agrad.compile: keyword argument {k}= is static (part of the call signature, traced once per "
