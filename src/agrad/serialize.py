@@ -475,7 +475,7 @@ class _Params:
         if len(d) != len(pairs) or not all(type(v) is float and v - v == 0.0 for v in d.values()):
             return False  # a duplicate, or a value that is not a finite float (1e400 reads as inf)
         out = self.out
-        if not d.keys().isdisjoint(out):
+        if not d.keys().isdisjoint(out.keys()):  # two views: it walks the smaller, d (a dict would be walked)
             return False
         try:
             "".join(d).encode("utf-8")
