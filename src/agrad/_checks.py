@@ -42,7 +42,7 @@ def quote(x: object) -> str:
     """
     if isinstance(x, int) and x.bit_length() > 600:  # repr of a huge int is slow, or refused
         return f"an int of {x.bit_length()} bits"
-    text = _short.repr(x)
+    text = _short.repr(x)  # reprlib also survives a __repr__ that raises
     if len(text) > QUOTE_LIMIT:
         text = text[: QUOTE_LIMIT - 3] + "..."
     if isinstance(x, str | bytes) and len(x) > QUOTE_LIMIT:

@@ -160,7 +160,7 @@ def _write_atomic(path: str, data: str | bytes) -> None:
             f.flush()
             os.fsync(f.fileno())  # the bytes reach the disk before the rename makes them the file
         if old is not None:
-            os.chmod(tmp, old.st_mode & 0o7777)
+            os.chmod(tmp, old.st_mode & 0o777)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
