@@ -183,9 +183,6 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
             live.add(node)
     foreign = any(not n._children and n not in live and getattr(n, "active", True) for n in order)
     create_graph = foreign or any(type(c) is not float for _, c in roots)
-    for y, c in roots:
-        if y in live:
-            y._g = c if y._g is None else y._g + c
     wanted, found = set(leaves), dict[Value, Any]()
 
     def take(node: Value, g: Any) -> Any:
@@ -193,7 +190,8 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
             found[node] = g
         return g
 
-    pull([n for n in order if n in live], create_graph, take, only=live)
+    seeds = [(y, c) for y, c in roots if y in live]
+    pull([n for n in order if n in live], seeds, create_graph, take, only=live)
     return [found.get(leaf, 0.0) for leaf in leaves], foreign
 
 
