@@ -17,12 +17,14 @@ any other node type, such as an n-d array, must too):
   rule takes them; ``_op``: the key of its row in ``RULES`` (``""`` for a leaf,
   which has no children);
 - ``data``: what its rule is given as ``out``, and as an operand of its parents;
-- ``grad``: where gradients are summed with ``+``; a float ``0.0`` there (a fresh
-  or zeroed node) is replaced by the first gradient, not added to;
+- ``grad``: where gradients are summed with ``+``; a float ``0.0`` or ``None`` there
+  (a fresh or zeroed node) is replaced by the first gradient, not added to;
 - ``_hooks``: ``None`` or a list of callables (``register_hook``);
 - a ``_g`` slot, which only the walk reads or writes and which needs no start
   value: every walk sets it for each of its own nodes before reading any;
-- hashing by identity (a class that defines ``__eq__`` keeps ``__hash__ = object.__hash__``).
+- hashing by identity (a class that defines ``__eq__`` keeps ``__hash__ = object.__hash__``);
+- optionally ``_fit(gs)``: the walk hands it the shares the node's rule gave and
+  sends on what it returns (a Tensor sums each share down to its operand's shape).
 
 Nodes of type exactly ``Value`` take a hot path that tells a constant by ``is
 float``; every other node type takes the general one, which asks ``NODE_TYPES``.
@@ -50,6 +52,7 @@ from agrad._checks import quote
 from agrad.anomaly import check_backward, unchecked
 from agrad.modes import ANOMALY, enable_grad, mode
 from agrad.rules import RULES
+from agrad.tensor import Tensor, hook_value
 from agrad.value import NODE_TYPES, Value, _number
 
 _VJP = {name: p.vjp for name, p in RULES.items()}
@@ -73,7 +76,7 @@ def _sort(root: Value, clear: bool) -> list[Value]:
     be in the middle of another walk (a hook's, another thread's).
     """
     if type(root) not in NODE_TYPES:
-        raise TypeError(f"toposort expects a Value, got {type(root).__name__}: {quote(root)}")
+        raise TypeError(f"toposort expects a Value or a Tensor, got {type(root).__name__}: {quote(root)}")
     order: list[Value] = []
     seen: set[Value] = set()
     # A None on the stack says: the node under it has had all of its children
@@ -109,8 +112,11 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
     >>> backward(y); backward(y); x.grad
     12.0
     """
+    if type(root) is Tensor:  # type: ignore[comparison-overlap]  # its own backward checks the gradient's shape
+        root.backward(None if type(gradient) is float and gradient == 1.0 else gradient, create_graph)
+        return
     if type(root) not in NODE_TYPES:
-        raise TypeError(f"backward expects a Value, got {type(root).__name__}")
+        raise TypeError(f"backward expects a Value or a Tensor, got {type(root).__name__}")
     if type(gradient) not in NODE_TYPES:
         gradient = _gradient_number(gradient, "backward's gradient")
     order = _sort(root, True)
@@ -167,7 +173,7 @@ def pull(
                 g = _run_hooks(node, g)
             if visit is None:
                 grad = node.grad
-                node.grad = g if type(grad) is float and grad == 0.0 else grad + g
+                node.grad = g if (type(grad) is float and grad == 0.0) or grad is None else grad + g
             else:
                 g = visit(node, g)
             kids: tuple[Any, ...] = node._children  # nodes and constants
@@ -209,6 +215,9 @@ def pull(
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
             else:
                 gs = vjp(g, node.data, *[k.data if type(k) in nodes else k for k in kids])
+            fit = getattr(node, "_fit", None)
+            if fit is not None:  # a node type's own last step on its shares (a Tensor: broadcasting undone)
+                gs = fit(gs)
             if check:
                 check_backward(node, gs)
             for k, gk in zip(kids, gs):
@@ -247,6 +256,9 @@ def _run_hooks(node: Value, g: Any) -> Any:
             continue
         if type(r) not in NODE_TYPES:
             name = getattr(hook, "__qualname__", repr(hook))
-            r = _gradient_number(r, f"the value returned by hook {name}")
+            if type(node) is Tensor:  # type: ignore[comparison-overlap]  # an array of the Tensor's shape
+                r = hook_value(node, r, name)
+            else:
+                r = _gradient_number(r, f"the value returned by hook {name}")
         g = r
     return g

@@ -5,17 +5,22 @@ Both come from one list of DOT statements (``_statements``), so the string from
 The layout is micrograd's ``draw_dot``: a record per Value (``label | data | grad``),
 a small node per op, and edges child -> op -> result. A constant operand (a plain
 number inside ``_children``) gets its own small node, so ``x * 2`` shows its 2.
-Where operand order matters (``-``, ``/``, ``**``, ``pow``, ``dot``) the edges
-into the op say which operand is which.
+Where operand order matters the picture says which operand is which, naming
+each operand as its own node is named: the op of ``-``, ``/``, ``**`` and
+``pow`` shows its formula (``a - b``, ``v1 ** 3.0``), and each edge into a
+``dot`` names the product it is a factor of (``w0·x0``; a neuron's bias edge
+reads ``b·1.0``).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agrad._checks import quote
+from agrad.tensor import Tensor, _is_array
 from agrad.value import Value
 
 if TYPE_CHECKING:
@@ -35,13 +40,24 @@ _RANKDIRS = ("LR", "RL", "TB", "BT")
 def fmt(x: Any) -> str:
     """A number as a learner reads it: ``repr`` when short, else 6 significant digits.
 
-    A Value (a gradient from ``backward(create_graph=True)``) shows its data.
+    A Value (a gradient from ``backward(create_graph=True)``) shows its data; an
+    array (or Tensor) of up to 4 numbers shows them, a larger one its shape.
 
     >>> fmt(-3.0), fmt(0.7071067811865476), fmt(0.9999999999999998), fmt(1e-12), fmt(Value(2.0))
     ('-3.0', '0.707107', '1.0', '1e-12', '2.0')
+    >>> import numpy as np
+    >>> fmt(np.array([0.5, 2.0])), fmt(np.ones((2, 3)))
+    ('[0.5, 2.0]', 'shape (2, 3)')
     """
-    if isinstance(x, Value):
+    if isinstance(x, (Value, Tensor)):
         x = x.data
+    if hasattr(x, "shape") and x.shape:
+        shape = tuple(x.shape)
+        if math.prod(shape) > 4:
+            return f"shape {shape}"
+        import numpy as np
+
+        return "[" + ", ".join(fmt(float(v)) for v in np.asarray(x).reshape(-1)) + "]"
     r = repr(float(x))
     if len(r) > 8:
         r = f"{x:.6g}"
@@ -50,7 +66,7 @@ def fmt(x: Any) -> str:
     return r
 
 
-def names(nodes: Sequence[Value]) -> dict[Value, str]:
+def names(nodes: Sequence[Any]) -> dict[Any, str]:
     """Each node's label, or a short automatic name (v1, v2, ...) in the given order.
 
     Automatic names skip any that a label already uses.
@@ -60,7 +76,7 @@ def names(nodes: Sequence[Value]) -> dict[Value, str]:
     ['a', 'v1']
     """
     taken = {v.label for v in nodes if v.label}
-    out: dict[Value, str] = {}
+    out: dict[Any, str] = {}
     k = 0
     for v in nodes:
         if v.label:
@@ -73,20 +89,34 @@ def names(nodes: Sequence[Value]) -> dict[Value, str]:
     return out
 
 
-def _operand_tags(op: str, n: int) -> tuple[str, ...] | None:
-    """Edge labels for ops whose operand order matters; None for symmetric ops."""
-    if op in ("-", "/", "pow"):
-        return ("x", "y")
-    if op == "**":
-        return ("x", "c")
-    if op == "dot":
-        k = n // 2
-        # 0-based pair indices, as agrad.dot's operands: w[i] meets x[i]
-        return tuple(f"w[{i}]" for i in range(k)) + tuple(f"x[{i}]" for i in range(k))
-    return None
+_INFIX = {"-": "-", "/": "/", "**": "**", "pow": "**"}  # ops whose operand order matters, as a formula writes them
 
 
-def reading_order(root: Value, depth: int | None = None) -> tuple[list[Value], set[Value]]:
+def _op_label(op: str, operands: Sequence[str]) -> str:
+    """The op node's text: the formula, named, where operand order matters (``a - b``); else the op.
+
+    >>> _op_label("-", ["2.0", "x"]), _op_label("pow", ["a", "b"]), _op_label("*", ["a", "b"])
+    ('2.0 - x', 'a ** b', '*')
+    """
+    if op in _INFIX and len(operands) == 2:
+        return f"{operands[0]} {_INFIX[op]} {operands[1]}"
+    return op
+
+
+def _edge_labels(op: str, operands: Sequence[str]) -> list[str] | None:
+    """Each incoming edge's label for a ``dot``: the product it is a factor of (``w0·x0``); None for other ops.
+
+    >>> _edge_labels("dot", ["b", "w0", "1.0", "x0"]), _edge_labels("+", ["a", "b"])
+    (['b·1.0', 'w0·x0', 'b·1.0', 'w0·x0'], None)
+    """
+    if op != "dot":
+        return None
+    k = len(operands) // 2
+    terms = [f"{operands[i]}·{operands[k + i]}" for i in range(k)]
+    return terms + terms
+
+
+def reading_order(root: Any, depth: int | None = None) -> tuple[list[Any], set[Any]]:
     """root's Values, farthest inputs first and root last, and the frontier where ``depth`` cuts.
 
     Breadth first from root, so each node sits at its shortest distance from
@@ -100,25 +130,55 @@ def reading_order(root: Value, depth: int | None = None) -> tuple[list[Value], s
     >>> [names(order)[v] for v in order], frontier
     (['a', 'b', 'v1', 'c', 'v2'], set())
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"expected the Value whose graph to draw, got {type(root).__name__}: {quote(root)}")
+    if not isinstance(root, (Value, Tensor)):
+        raise TypeError(f"expected the Value or Tensor whose graph to draw, got {type(root).__name__}: {quote(root)}")
     if depth is not None and (type(depth) is not int or depth < 0):
         raise ValueError(f"depth must be a non-negative int (ops above root to draw) or None, got {quote(depth)}")
-    seen = {root}
-    levels = [[root]]
-    frontier: set[Value] = set()
+    seen: set[Any] = {root}
+    levels: list[list[Any]] = [[root]]
+    frontier: set[Any] = set()
     while levels[-1]:
         if depth is not None and len(levels) > depth:
             frontier = {v for v in levels[-1] if v._children}
             break
-        below: list[Value] = []
+        below: list[Any] = []
         for v in levels[-1]:
             for c in v._children:
-                if isinstance(c, Value) and c not in seen:
+                if isinstance(c, (Value, Tensor)) and c not in seen:
                     seen.add(c)
                     below.append(c)
         levels.append(below)
     return [v for level in reversed(levels) for v in level], frontier
+
+
+def _operands(v: Any) -> tuple[list[Any], str]:
+    """The operands to draw (nodes and constants) and, for a Tensor op, its parameters as text.
+
+    A Tensor node's ``_children`` hold its constants (arrays, numbers) and parameters (an axis,
+    a shape, an index) beside its Tensors.
+    """
+    if not isinstance(v, Tensor):
+        return list(v._children), ""
+    import inspect
+
+    from agrad.rules import RULES
+
+    # the parameters are named as the op's VJP rule names them: axis, keepdims, shape, index, ...
+    spec = list(inspect.signature(RULES[v._op].vjp).parameters.values())[2:] if v._op in RULES else []
+    operands, params = [], []
+    for i, a in enumerate(v._children):
+        if isinstance(a, Tensor) or _is_array(a) or (isinstance(a, float) and not isinstance(a, bool)):
+            operands.append(a)
+        else:
+            named = i < len(spec) and spec[i].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+            params.append(f"{spec[i].name}={_param(a)}" if named else _param(a))
+    return operands, ", ".join(params)
+
+
+def _param(a: Any) -> str:
+    if isinstance(a, tuple) and any(_is_array(i) for i in a):
+        return "[" + ", ".join("array" if _is_array(i) else repr(i) for i in a) + "]"
+    return repr(a)
 
 
 def _esc(text: str) -> str:
@@ -126,6 +186,11 @@ def _esc(text: str) -> str:
     for ch in '\\{}|<>"':
         text = text.replace(ch, "\\" + ch)
     return text.replace("\n", " ")
+
+
+def _quoted(text: str) -> str:
+    """Escape text for a plain quoted DOT label (an op's formula, an edge): only backslash and quote are special."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
 def _check_rankdir(rankdir: str) -> None:
@@ -142,7 +207,7 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
     inner = [v for v in nodes if v._children and v not in frontier]
     n_const = 0
     for v in inner:
-        n_const += len(v._children) - sum(1 for c in v._children if isinstance(c, Value))
+        n_const += sum(1 for c in _operands(v)[0] if not isinstance(c, (Value, Tensor)))
     total = len(nodes) + len(inner) + n_const
     if max_nodes is not None and total > max_nodes:
         raise ValueError(
@@ -162,8 +227,10 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
     ]
     for v in nodes:
         fields = [_esc(name[v]), f"data {fmt(v.data)}"]
+        if isinstance(v, Tensor) and v.shape and math.prod(v.shape) <= 4:
+            fields.insert(1, f"shape {v.shape}")  # a Tensor always shows its shape (fmt shows it when larger)
         if show_grad:
-            fields.append(f"grad {fmt(v.grad)}")
+            fields.append("grad None" if v.grad is None else f"grad {fmt(v.grad)}")
         body = " | ".join(fields)
         label = f"{{ {body} }}" if flip else body
         style = ' style=dashed tooltip="inputs not drawn (depth)"' if v in frontier else ""
@@ -171,15 +238,18 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
         if not v._children or v in frontier:
             continue
         op = f"{ids[v]}_op"
-        out.append(f'{op} [label="{v._op}" shape=ellipse height=0.3 margin=0.02]')
-        tags = _operand_tags(v._op, len(v._children))
-        for j, c in enumerate(v._children):
-            if isinstance(c, Value):
+        operands, params = _operands(v)
+        texts = [name[c] if isinstance(c, (Value, Tensor)) else fmt(c) for c in operands]
+        title = _op_label(v._op, texts) + (f" {params}" if params else "")  # a Tensor op's axis, shape, index
+        out.append(f'{op} [label="{_quoted(title)}" shape=ellipse height=0.3 margin=0.02]')
+        tags = _edge_labels(v._op, texts)
+        for j, c in enumerate(operands):
+            if isinstance(c, (Value, Tensor)):
                 tail = ids[c]
             else:
                 tail = f"{ids[v]}_k{j}"
                 out.append(f'{tail} [label="{fmt(c)}" shape=plaintext fontcolor=gray35]')
-            out.append(f'{tail} -> {op} [label="{tags[j]}"]' if tags else f"{tail} -> {op}")
+            out.append(f'{tail} -> {op} [label="{_quoted(tags[j])}"]' if tags else f"{tail} -> {op}")
         out.append(f"{op} -> {ids[v]}")
     return out
 
