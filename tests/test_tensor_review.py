@@ -76,3 +76,16 @@ def test_a_numpy_index_into_a_tensor_on_torch_arrays_matches_torch() -> None:
     yt.backward()
     np.testing.assert_allclose(y.data.numpy(), yt.detach().numpy())
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_softmax_along_an_empty_axis_is_empty_as_in_torch() -> None:
+    a = np.ones((0, 3))
+    for axis in (0, -2):
+        for ours, theirs in ((agrad.softmax, torch.softmax), (agrad.log_softmax, torch.log_softmax)):
+            x = Tensor(a, requires_grad=True)
+            y = ours(x, axis=axis)
+            y.sum().backward()
+            xt = torch.tensor(a, requires_grad=True)
+            yt = theirs(xt, dim=axis)
+            yt.sum().backward()
+            assert y.shape == tuple(yt.shape) and x.grad.shape == tuple(xt.grad.shape)

@@ -1035,6 +1035,8 @@ def _shifted(x: Any, axis: object, op: str) -> Any:
     if type(d) is float:
         raise TypeError(f"{op} expects a Tensor or an array, got a number")
     xp = namespace(d)
+    if -d.ndim <= axis < d.ndim and d.shape[axis] == 0:
+        return x  # nothing to shift (and no maximum): softmax of an empty axis is empty, as in torch
     m = amax(d, axis, keepdims=True)
     return x - xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf row: shift by 0, not inf
 
