@@ -89,3 +89,24 @@ def test_softmax_along_an_empty_axis_is_empty_as_in_torch() -> None:
             yt = theirs(xt, dim=axis)
             yt.sum().backward()
             assert y.shape == tuple(yt.shape) and x.grad.shape == tuple(xt.grad.shape)
+
+
+def test_a_tensor_survives_deepcopy_and_pickle_as_a_torch_tensor_does() -> None:
+    # copy.deepcopy(params) to keep the best weights is a torch habit; it raised "cannot pickle 'module' object"
+    import copy
+    import pickle
+
+    a = np.array([[1.0, -2.0], [3.0, 0.5]])
+    w = Tensor(a, requires_grad=True, label="w")
+    (w * w).sum().backward()
+    wt = torch.tensor(a, requires_grad=True)
+    (wt * wt).sum().backward()
+    pairs = [(copy.deepcopy(w), copy.deepcopy(wt)), (pickle.loads(pickle.dumps(w)), pickle.loads(pickle.dumps(wt)))]
+    for c, ct in pairs:
+        assert c.requires_grad and c.label == "w" and c.data is not w.data
+        np.testing.assert_array_equal(c.data, ct.detach().numpy())
+        c.grad = ct.grad = None  # deepcopy keeps .grad in both; torch's pickle drops it
+        (c**3).sum().backward()
+        (ct**3).sum().backward()
+        np.testing.assert_allclose(c.grad, ct.grad.numpy())
+    np.testing.assert_array_equal(w.grad, wt.grad.numpy())  # the original is untouched

@@ -621,6 +621,19 @@ class Tensor:
         """
         return expand_dims(self, axis)  # type: ignore[no-any-return]
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What copy.deepcopy and pickle keep: every slot but the array namespace (a module, found again).
+
+        >>> import copy; copy.deepcopy(Tensor([1.0, 2.0], requires_grad=True))
+        Tensor([1., 2.], requires_grad=True)
+        """
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("__weakref__", "_xp") and hasattr(self, k)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._xp = namespace(self.data)
+
     # -- autograd -----------------------------------------------------------------
 
     def backward(self, gradient: object = None, create_graph: bool = False) -> None:
