@@ -110,3 +110,16 @@ def test_a_tensor_survives_deepcopy_and_pickle_as_a_torch_tensor_does() -> None:
         (ct**3).sum().backward()
         np.testing.assert_allclose(c.grad, ct.grad.numpy())
     np.testing.assert_array_equal(w.grad, wt.grad.numpy())  # the original is untouched
+
+
+def test_a_number_to_a_float32_power_keeps_float32_in_forward_mode_and_create_graph() -> None:
+    # where(keep, 2.0, 1.0) inside pow's rule made a float64 array, so 2.0 ** x32 had float64 derivatives
+    a = np.array([0.5, 1.5], np.float32)
+    _, t = agrad.jvp(lambda x: 2.0**x, (a,), (np.ones(2, np.float32),))
+    x = Tensor(a, requires_grad=True)
+    (2.0**x).sum().backward(create_graph=True)
+    xt = torch.tensor(a, requires_grad=True)
+    (gt,) = torch.autograd.grad((2.0**xt).sum(), xt)
+    assert t.dtype == x.grad.dtype == np.float32
+    np.testing.assert_allclose(t, gt.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.data, gt.numpy(), rtol=1e-6)
