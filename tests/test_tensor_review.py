@@ -123,3 +123,11 @@ def test_a_number_to_a_float32_power_keeps_float32_in_forward_mode_and_create_gr
     assert t.dtype == x.grad.dtype == np.float32
     np.testing.assert_allclose(t, gt.numpy(), rtol=1e-6)
     np.testing.assert_allclose(x.grad.data, gt.numpy(), rtol=1e-6)
+
+
+def test_forward_mode_of_zero_to_a_tensor_power_is_zero_not_nan() -> None:
+    # the constant base's term, its zero tangent times d/dbase = y * 0 ** (y - 1) = inf, was 0 * inf = nan
+    a = np.array([0.5, 1.5, 2.0])
+    _, t = agrad.jvp(lambda x: 0.0**x, (a,), (np.ones(3),))
+    _, tt = torch.func.jvp(lambda x: 0.0**x, (torch.tensor(a),), (torch.ones(3, dtype=torch.float64),))
+    np.testing.assert_array_equal(t, tt.numpy())  # [0, 0, 0], was [nan, 0, 0]

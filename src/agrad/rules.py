@@ -159,8 +159,11 @@ def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]:
     x, y = _like(x, out), _like(y, out)
     return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
 def pow_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
+    number_base = type(x) is float and hasattr(_d(out), "shape")  # on arrays only: a Dual's base arrives as a float
     x, y = _like(x, out), _like(y, out)
-    return x_dots[0] * _dpow_dx(x, y) + x_dots[1] * _dpow_dy(out, x, y)
+    dy = x_dots[1] * _dpow_dy(out, x, y)
+    # a number base has no tangent: its term, 0 times d/dx = inf at 0 ** 0.5, would be nan (torch skips it too)
+    return dy if number_base else x_dots[0] * _dpow_dx(x, y) + dy
 
 def exp_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out,)
 def exp_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * out
