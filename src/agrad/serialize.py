@@ -46,6 +46,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agrad._checks import real
+from agrad.tensorfile import is_tensor_file, load_tensors, save_tensors
 
 FORMAT = "agrad.state_dict"
 VERSION = 1
@@ -65,14 +66,18 @@ def _digest(params: Mapping[str, float | str]) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
-def save(state_dict: Mapping[str, float], path: PathLike) -> None:
+def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     """Write ``state_dict`` (name -> number, e.g. ``model.state_dict()``) to ``path`` as JSON, atomically.
+
+    A name ending in ``.safetensors`` writes arrays as safetensors instead (``agrad.tensorfile``).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "m.json")
     >>> save({"x": 1 / 3, "y": float("inf")}, path); load(path)
     {'x': 0.3333333333333333, 'y': inf}
     """
+    if is_tensor_file(path):
+        return save_tensors(state_dict, path)
     if not isinstance(state_dict, Mapping):
         hint = " (for a model, pass model.state_dict())" if hasattr(state_dict, "state_dict") else ""
         raise TypeError(
@@ -106,8 +111,10 @@ def _write_atomic(path: str, data: str | bytes) -> None:
         raise
 
 
-def load(path: PathLike) -> dict[str, float]:
+def load(path: PathLike) -> dict[str, Any]:
     """Read a state_dict written by ``save``; a damaged or foreign file raises ValueError saying what is wrong.
+
+    A name ending in ``.safetensors`` gives a dict of NumPy arrays (``agrad.tensorfile``).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "bad.json")
@@ -117,6 +124,8 @@ def load(path: PathLike) -> dict[str, float]:
     ...
     ValueError: ...bad.json is not a readable agrad model file: the JSON is truncated or corrupt (...)
     """
+    if is_tensor_file(path):
+        return load_tensors(path)
     where = os.fspath(path)
     with open(where, "rb") as f:
         raw = f.read()
