@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 import agrad
@@ -64,8 +65,52 @@ PARAMS = [
 
 
 def test_every_op_has_a_case() -> None:
-    assert set(RULES) - set(CASES) == set(), "ops in RULES with no gradient-check case here"
-    assert set(CASES) - set(RULES) == set(), "cases here for ops that RULES no longer has"
+    scalar_ops = {op for op, p in RULES.items() if not p.tensor_only}
+    assert scalar_ops - set(CASES) == set(), "ops in RULES with no gradient-check case here"
+    assert set(CASES) - scalar_ops == set(), "cases here for ops that RULES no longer has"
+
+
+# Every op name agrad.tensor can give a node, read from its source: _make("op", ...), _reduce("op", ...),
+# _shaped("op", ...), and the keys of its elementwise tables.
+def _tensor_ops() -> set[str]:
+    import re
+
+    import agrad.tensor as T
+
+    src = inspect.getsource(T)
+    made = set(re.findall(r'_(?:make|reduce|shaped)\(\s*"([^"]+)"', src))
+    return made | set(T.UNARY) | set(T._BINARY) | {"neg", "**"}
+
+
+def test_every_tensor_op_has_a_rule() -> None:
+    """The walk looks each node's op up in RULES: an op a Tensor can make without a row there would fail."""
+    ops = _tensor_ops()
+    assert {"matmul", "reduce_sum", "getitem", "index_add", "where", "+", "exp"} <= ops  # the scan finds them
+    assert ops - set(RULES) == set(), "Tensor ops with no row in agrad.rules.RULES"
+    only = {op for op, p in RULES.items() if p.tensor_only}
+    assert only - ops == set(), "rows marked tensor_only that no Tensor op makes"
+
+
+def test_every_tensor_op_has_a_case_against_torch() -> None:
+    """Each op a Tensor can make is made by some case of tests/tensor_cases.py (checked against PyTorch)."""
+    pytest.importorskip("numpy")
+    from tensor_cases import CASES as TENSOR_CASES
+    from tensor_cases import inputs
+
+    seen: set[str] = set()
+    for fn, _, shapes, domain in TENSOR_CASES.values():
+        for k, shape in enumerate(shapes):
+            out = fn(*[agrad.Tensor(a, requires_grad=True) for a in inputs(shape, domain, k)])
+            out.backward(gradient=np.ones(out.shape), create_graph=True)  # index_add appears in the gradient
+            seen |= {n._op for n in agrad.toposort(out) if n._children}
+            seen |= {
+                n._op
+                for x in agrad.toposort(out)
+                if x.grad is not None and hasattr(x.grad, "_op")
+                for n in agrad.toposort(x.grad)
+                if n._children
+            }
+    assert _tensor_ops() - seen == set(), "Tensor ops that no case in tests/tensor_cases.py makes"
 
 
 @pytest.mark.parametrize("op", sorted(RULES))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib.util
 import inspect
 import itertools
 import math
@@ -88,6 +89,14 @@ JUNK: list[Any] = [
 ]
 
 
+HAS_NUMPY = importlib.util.find_spec("numpy") is not None and importlib.util.find_spec("array_api_compat") is not None
+if HAS_NUMPY:  # arrays no Tensor may hold, shapes that do not fit, and Tensors where a scalar is wanted
+    import numpy as np
+
+    JUNK += [np.array(["a"]), np.array([1j]), np.array([object()]), np.ones((2, 3)), np.ones((0,)), np.array(np.nan)]
+    JUNK += [agrad.Tensor([[1.0, 2.0]]), agrad.Tensor(3.0, requires_grad=True)]
+
+
 def _argsets() -> list[tuple[Any, ...]]:
     sets: list[tuple[Any, ...]] = [()]
     for j in JUNK:
@@ -121,7 +130,16 @@ def _public_callables() -> dict[str, Callable[..., Any]]:
     for name, _ in inspect.getmembers(Value, callable):
         if not name.startswith("_"):
             found[f"Value(1.5).{name}"] = getattr(Value(1.5), name)
+    if HAS_NUMPY:  # a Tensor's methods, and its operators, which take a Tensor, an array or a number
+        for name, _ in inspect.getmembers(agrad.Tensor, callable):
+            if not name.startswith("_") or name in TENSOR_OPERATORS:
+                found[f"Tensor([1.5, 2.0]).{name}"] = getattr(agrad.Tensor([1.5, 2.0], requires_grad=True), name)
     return found
+
+
+TENSOR_OPERATORS = {"__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__"}
+TENSOR_OPERATORS |= {"__rtruediv__", "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__getitem__", "__lt__"}
+TENSOR_OPERATORS |= {"__eq__", "__len__", "__float__", "__bool__", "__iter__"}
 
 
 PUBLIC = _public_callables()
@@ -131,6 +149,8 @@ def _allowed(qualname: str) -> tuple[type[BaseException], ...]:
     # load and save take a path: a junk string is a missing file, and OSError is the honest answer
     if qualname.rsplit(".", 1)[-1] in ("load", "save"):
         return (TypeError, ValueError, OSError)
+    if qualname.endswith("__getitem__"):  # an index out of range is an IndexError, which iteration relies on
+        return (TypeError, ValueError, IndexError)
     return (TypeError, ValueError)
 
 

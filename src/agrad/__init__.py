@@ -16,6 +16,24 @@ from agrad.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from agrad.modes import enable_grad, is_grad_enabled, no_grad
 from agrad.rules import RULES
 from agrad.serialize import load, save
+from agrad.tensor import (
+    Tensor,
+    amax,
+    amin,
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    log_softmax,
+    logsumexp,
+    matmul,
+    mean,
+    reshape,
+    softmax,
+    squeeze,
+    stack,
+    transpose,
+    where,
+)
 from agrad.transforms import grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp
 from agrad.value import (
     Value,
@@ -37,14 +55,22 @@ from agrad.viz import draw_graph, to_dot
 
 __version__ = "0.1.0"
 
+max = amax  # agrad.max(t, axis) as torch.amax; builtins.max is untouched outside agrad
+min = amin
+
 __all__ = [
     "RULES",
     "CompiledFunction",
     "GradcheckError",
+    "Tensor",
     "TracingError",
     "Value",
+    "amax",
+    "amin",
     "backward",
+    "broadcast_to",
     "compile",
+    "concatenate",
     "cos",
     "datasets",
     "detect_anomaly",
@@ -52,6 +78,7 @@ __all__ = [
     "draw_graph",
     "enable_grad",
     "exp",
+    "expand_dims",
     "explain",
     "grad",
     "gradcheck",
@@ -65,22 +92,34 @@ __all__ = [
     "jvp",
     "load",
     "log",
+    "log_softmax",
+    "logsumexp",
     "losses",
+    "matmul",
+    "max",
     "maximum",
+    "mean",
+    "min",
     "minimum",
     "nn",
     "no_grad",
     "optim",
     "relu",
+    "reshape",
     "save",
     "sigmoid",
     "sin",
+    "softmax",
     "softplus",
     "sqrt",
+    "squeeze",
+    "stack",
     "sum",
     "tanh",
     "to_dot",
     "toposort",
+    "transpose",
     "value_and_grad",
     "vjp",
+    "where",
 ]

@@ -14,6 +14,8 @@ from typing import Any
 from agrad.anomaly import check_backward, unchecked
 from agrad.modes import ANOMALY, enable_grad, mode
 from agrad.rules import RULES
+from agrad.tensor import Tensor, hook_result
+from agrad.tensor import step as tensor_step
 from agrad.value import Value, _number
 
 _VJP = {name: p.vjp for name, p in RULES.items()}
@@ -26,8 +28,8 @@ def toposort(root: Value) -> list[Value]:
     >>> [v.label or v._op for v in toposort(c)]
     ['a', '*', '+']
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"toposort expects a Value, got {type(root).__name__}: {root!r}")
+    if not isinstance(root, (Value, Tensor)):
+        raise TypeError(f"toposort expects a Value or a Tensor, got {type(root).__name__}: {root!r}")
     order: list[Value] = []
     seen: set[Value] = set()
     stack: list[tuple[Value, bool]] = [(root, False)]
@@ -108,6 +110,9 @@ def pull(
             node._g = None
             if node._hooks:
                 g = _run_hooks(node, g)
+            if type(node) is Tensor:  # type: ignore[comparison-overlap]  # arrays: shapes, constants and broadcasting are agrad.tensor's step
+                tensor_step(node, g, create_graph, visit, only, check, _VJP)
+                continue
             if visit is None:
                 grad = node.grad
                 node.grad = g if type(grad) is float and grad == 0.0 else grad + g
@@ -169,6 +174,9 @@ def _run_hooks(node: Value, g: Any) -> Any:
             continue
         if not isinstance(r, Value):
             name = getattr(hook, "__qualname__", repr(hook))
-            r = _gradient_number(r, f"the value returned by hook {name}")
+            if type(node) is Tensor:  # type: ignore[comparison-overlap]
+                r = hook_result(node, r, name)
+            else:
+                r = _gradient_number(r, f"the value returned by hook {name}")
         g = r
     return g

@@ -14,6 +14,7 @@ an operand that is a constant float is ignored.
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from collections.abc import Callable, Sequence
@@ -21,21 +22,56 @@ from dataclasses import dataclass
 from typing import Any
 
 from agrad import kernels as K
+from agrad.tensor import (
+    Tensor,
+    amax,
+    amin,
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    getitem,
+    index_add,
+    logsumexp,
+    matmul,
+    namespace,
+    reshape,
+    squeeze,
+    swapaxes_last,
+    tensor_sum,
+    transpose,
+    where,
+)
 from agrad.value import Value, cos, dot, exp, log, maximum, minimum, sigmoid, sin, softplus, sqrt, tanh
 from agrad.value import relu as _relu
 from agrad.value import sum as _sum
 
-X = Any  # a Value or a float: every rule runs on both
+X = Any  # a Value or a float, a Tensor or an array: every rule runs on the kinds its op takes
 
 
-def _d(x: X) -> float:
-    """The number inside x: rules branch on data, never on Value identity."""
-    return x.data if isinstance(x, Value) else float(x)
+def _d(x: X) -> Any:
+    """The number (or array) inside x: rules branch on data, never on node identity."""
+    if type(x) is float:
+        return x
+    if isinstance(x, (Value, Tensor)):
+        return x.data
+    return x if hasattr(x, "shape") else float(x)
 
 
-def _mask(kernel: Callable[[float], float], x: X) -> float:
-    """A piecewise-constant factor (sign, step): a float, so it has no derivative."""
-    return kernel(_d(x))
+def _mask(kernel: Callable[[float], float], x: X) -> Any:
+    """A piecewise-constant factor (sign, step): a float or a constant array, so it has no derivative."""
+    d = _d(x)
+    if not hasattr(d, "shape"):  # a float (or a compile-time symbol)
+        return kernel(d)
+    xp = namespace(d)
+    if kernel is K.step:  # relu': 1 where d > 0 and where d is nan (its gradient passes), as K.step
+        return xp.astype((d > 0) | (d != d), d.dtype)
+    return xp.astype(d > 0, d.dtype) - xp.astype(d < 0, d.dtype)  # abs': sign, 0 at 0 and at nan, as K.sign
+
+
+def _finite_inverse(d: Any) -> Any:
+    """Whether d ** -1 is finite (d is not 0, tiny or nan), for a float or elementwise for an array."""
+    r = d**-1.0 if hasattr(d, "shape") else K.pow(d, -1.0)
+    return (r == r) & (r - r == 0)  # r - r is nan for inf: no library call, so any array library does it
 
 
 def _div(a: X, b: X) -> X:
@@ -57,6 +93,8 @@ def _pow(x: X, y: X) -> X:
     tx, ty = type(x), type(y)
     if (tx is float or tx is int) and (ty is float or ty is int):
         return K.pow(x, y)
+    if ty is Tensor and tx is not Tensor:
+        return y.__rpow__(x)  # an array library may refuse a Tensor on its right rather than defer to it
     return x**y
 
 
@@ -84,10 +122,21 @@ def powc_jvp(x_dots: tuple[X, ...], out: X, x: X, c: float) -> X:
 
 # x ** y with both sides live. d/dy = out * log(x) is nan for x <= 0; PyTorch
 # makes it 0 where x == 0 and y >= 0 (out is 0 or 1 there, and flat in y).
-def _dpow_dy(out: X, x: X, y: X) -> X: return out * log(x) if _d(x) != 0 or _d(y) < 0 else 0.0 * out
+# On arrays the same masks are where(); log sees 1 where masked, so no nan leaks into a second derivative.
+def _dpow_dy(out: X, x: X, y: X) -> X:
+    xd, yd = _d(x), _d(y)
+    if not hasattr(xd, "shape") and not hasattr(yd, "shape"):
+        return out * log(x) if xd != 0 or yd < 0 else 0.0 * out
+    keep = (xd != 0) | (yd < 0)
+    return where(keep, out * log(where(keep, x, 1.0)), 0.0)
 # d/dx = y * x ** (y - 1) is masked to 0 where y == 0 and x ** -1 is not finite (x = 0, tiny or nan), as
 # PyTorch does; only there: masking every y == 0 would also zero d2/dxdy = x ** -1 (1 at x = 1, y = 0).
-def _dpow_dx(x: X, y: X) -> X: return y * _pow(x, y - 1) if _d(y) != 0 or math.isfinite(K.pow(_d(x), -1.0)) else 0.0 * y
+def _dpow_dx(x: X, y: X) -> X:
+    xd, yd = _d(x), _d(y)
+    if not hasattr(xd, "shape") and not hasattr(yd, "shape"):
+        return y * _pow(x, y - 1) if yd != 0 or math.isfinite(K.pow(xd, -1.0)) else 0.0 * y
+    keep = (yd != 0) | _finite_inverse(xd)
+    return where(keep, y * _pow(where(keep, x, 1.0), y - 1), 0.0)
 def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
 def pow_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
     return x_dots[0] * _dpow_dx(x, y) + x_dots[1] * _dpow_dy(out, x, y)
@@ -127,8 +176,16 @@ def cos_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return -x_dots[0] * sin(x
 
 # min/max send g to the chosen side and split it evenly at a tie, as torch.minimum does.
 # With a nan neither side loses, so both get g (PyTorch's masks do the same).
-def _pick(x: X, y: X, smaller: bool) -> tuple[float, float]:
+def _pick(x: X, y: X, smaller: bool) -> tuple[Any, Any]:
     a, b = _d(x), _d(y)
+    if hasattr(a, "shape") or hasattr(b, "shape"):  # arrays: the same weights, elementwise
+        xp = namespace(a if hasattr(a, "shape") else b)
+        dt = (a if hasattr(a, "dtype") else b).dtype
+        tie = xp.astype(a == b, dt)
+        lose_x, lose_y = (a > b, a < b) if smaller else (a < b, a > b)
+        return 0.5 * tie + (1.0 - tie) * (1.0 - xp.astype(lose_x, dt)), 0.5 * tie + (1.0 - tie) * (
+            1.0 - xp.astype(lose_y, dt)
+        )
     if a == b:
         return 0.5, 0.5
     lose_x, lose_y = (a > b, a < b) if smaller else (a < b, a > b)
@@ -148,6 +205,78 @@ def sum_jvp(x_dots: tuple[X, ...], out: X, *xs: X) -> X: return _sum(x_dots)
 def dot_vjp(g: X, out: X, *wx: X) -> list[X]: n = len(wx) // 2; return [g * v for v in wx[n:] + wx[:n]]
 def dot_jvp(x_dots: tuple[X, ...], out: X, *wx: X) -> X:
     n = len(wx) // 2; return dot(x_dots[:n], wx[n:]) + dot(wx[:n], x_dots[n:])
+
+# -- Tensor primitives. Their operands end with parameters (an axis tuple, a shape, an index), which get no
+# gradient. No rule undoes broadcasting: the walk sums each gradient down to its operand's shape (sum_to).
+
+def _shape(x: X) -> tuple[int, ...]: return tuple(x.shape)
+def _unreduce(g: X, x: X, axis: tuple[int, ...], keepdims: bool) -> X:
+    """A reduction's g (or out) with the reduced axes back as size 1, so it broadcasts over x."""
+    return g if keepdims else reshape(g, tuple(1 if i in axis else n for i, n in enumerate(_shape(x))))
+
+def reduce_sum_vjp(g: X, out: X, x: X, axis: tuple[int, ...], keepdims: bool) -> tuple[X, ...]:
+    return (broadcast_to(_unreduce(g, x, axis, keepdims), _shape(x)),)
+def reduce_sum_jvp(x_dots: tuple[X, ...], out: X, x: X, axis: tuple[int, ...], keepdims: bool) -> X:
+    return tensor_sum(x_dots[0], axis, keepdims)
+
+# max and min send g to every element equal to the result, split evenly among ties, as torch.amax does.
+def _ties(out: X, x: X, axis: tuple[int, ...], keepdims: bool) -> Any:
+    xd = _d(x)
+    hit = namespace(xd).astype(xd == _unreduce(_d(out), x, axis, keepdims), xd.dtype)
+    return hit / tensor_sum(hit, axis, keepdims=True)
+def extreme_vjp(g: X, out: X, x: X, axis: tuple[int, ...], keepdims: bool) -> tuple[X, ...]:
+    return (_unreduce(g, x, axis, keepdims) * _ties(out, x, axis, keepdims),)
+def extreme_jvp(x_dots: tuple[X, ...], out: X, x: X, axis: tuple[int, ...], keepdims: bool) -> X:
+    return tensor_sum(x_dots[0] * _ties(out, x, axis, keepdims), axis, keepdims)
+
+# logsumexp' = softmax = exp(x - out)
+def logsumexp_vjp(g: X, out: X, x: X, axis: tuple[int, ...], keepdims: bool) -> tuple[X, ...]:
+    return (_unreduce(g, x, axis, keepdims) * exp(x - _unreduce(out, x, axis, keepdims)),)
+def logsumexp_jvp(x_dots: tuple[X, ...], out: X, x: X, axis: tuple[int, ...], keepdims: bool) -> X:
+    return tensor_sum(x_dots[0] * exp(x - _unreduce(out, x, axis, keepdims)), axis, keepdims)
+
+# A vector operand of matmul is a matrix whose size-1 axis the product dropped: put it back, apply
+# the matrix rule (g @ y^T, x^T @ g), and drop it again. Batch axes are summed away by the walk.
+def matmul_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]:
+    vx, vy = len(_shape(x)) == 1, len(_shape(y)) == 1
+    gm = expand_dims(g, -1) if vy else g
+    gm = expand_dims(gm, -2) if vx else gm
+    gx = matmul(gm, swapaxes_last(expand_dims(y, -1) if vy else y))
+    gy = matmul(swapaxes_last(expand_dims(x, 0) if vx else x), gm)
+    return squeeze(gx, -2) if vx else gx, squeeze(gy, -1) if vy else gy
+def matmul_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return matmul(x_dots[0], y) + matmul(x, x_dots[1])
+
+def reshape_vjp(g: X, out: X, x: X, shape: tuple[int, ...]) -> tuple[X, ...]: return (reshape(g, _shape(x)),)
+def reshape_jvp(x_dots: tuple[X, ...], out: X, x: X, shape: tuple[int, ...]) -> X: return reshape(x_dots[0], shape)
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]: return tuple(sorted(range(len(perm)), key=perm.__getitem__))
+def transpose_vjp(g: X, out: X, x: X, axes: tuple[int, ...]) -> tuple[X, ...]: return (transpose(g, _inverse(axes)),)
+def transpose_jvp(x_dots: tuple[X, ...], out: X, x: X, axes: tuple[int, ...]) -> X: return transpose(x_dots[0], axes)
+
+# g itself: the walk sums it down to x's shape, as it does for every broadcast.
+def broadcast_to_vjp(g: X, out: X, x: X, shape: tuple[int, ...]) -> tuple[X, ...]: return (g,)
+def broadcast_to_jvp(x_dots: tuple[X, ...], out: X, x: X, shape: tuple[int, ...]) -> X:
+    return broadcast_to(x_dots[0], shape)
+
+# getitem and index_add are each other's gradient; index_add sums the gradients of a repeated index.
+def getitem_vjp(g: X, out: X, x: X, index: Any) -> tuple[X, ...]: return (index_add(g, _shape(x), index),)
+def getitem_jvp(x_dots: tuple[X, ...], out: X, x: X, index: Any) -> X: return getitem(x_dots[0], index)
+def index_add_vjp(g: X, out: X, x: X, shape: tuple[int, ...], index: Any) -> tuple[X, ...]:
+    return (getitem(g, index),)
+def index_add_jvp(x_dots: tuple[X, ...], out: X, x: X, shape: tuple[int, ...], index: Any) -> X:
+    return index_add(x_dots[0], shape, index)
+
+def concatenate_vjp(g: X, out: X, *xs_axis: Any) -> tuple[X, ...]:
+    *xs, axis = xs_axis
+    ends = list(itertools.accumulate(_shape(x)[axis] for x in xs))
+    lead = (slice(None),) * axis
+    return tuple(getitem(g, (*lead, slice(end - _shape(x)[axis], end))) for x, end in zip(xs, ends))
+def concatenate_jvp(x_dots: tuple[X, ...], out: X, *xs_axis: Any) -> X:
+    return concatenate(list(x_dots[:-1]), xs_axis[-1])
+
+# cond is a constant boolean array, the last operand; each side gets g where it was chosen.
+def where_vjp(g: X, out: X, x: X, y: X, cond: Any) -> tuple[X, ...]: return where(cond, g, 0.0), where(cond, 0.0, g)
+def where_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X, cond: Any) -> X: return where(cond, x_dots[0], x_dots[1])
 # fmt: on
 
 
@@ -166,6 +295,7 @@ class Primitive:
     fn: Callable[..., Any]
     vjp: Callable[..., Sequence[Any]]
     jvp: Callable[..., Any]
+    tensor_only: bool = False  # an op that only Tensors have (it takes shapes, axes or indices)
 
 
 RULES: dict[str, Primitive] = {
@@ -192,6 +322,18 @@ RULES: dict[str, Primitive] = {
         Primitive("max", maximum, max_vjp, max_jvp),
         Primitive("sum", lambda *xs: _sum(xs), sum_vjp, sum_jvp),
         Primitive("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp),
+        Primitive("reduce_sum", tensor_sum, reduce_sum_vjp, reduce_sum_jvp, True),
+        Primitive("reduce_max", amax, extreme_vjp, extreme_jvp, True),
+        Primitive("reduce_min", amin, extreme_vjp, extreme_jvp, True),
+        Primitive("logsumexp", logsumexp, logsumexp_vjp, logsumexp_jvp, True),
+        Primitive("matmul", matmul, matmul_vjp, matmul_jvp, True),
+        Primitive("reshape", reshape, reshape_vjp, reshape_jvp, True),
+        Primitive("transpose", transpose, transpose_vjp, transpose_jvp, True),
+        Primitive("broadcast_to", broadcast_to, broadcast_to_vjp, broadcast_to_jvp, True),
+        Primitive("getitem", getitem, getitem_vjp, getitem_jvp, True),
+        Primitive("index_add", index_add, index_add_vjp, index_add_jvp, True),
+        Primitive("concatenate", lambda *xs: concatenate(xs[:-1], xs[-1]), concatenate_vjp, concatenate_jvp, True),
+        Primitive("where", lambda x, y, cond: where(cond, x, y), where_vjp, where_jvp, True),
     ]
 }
 """Every primitive by its ``_op`` string.

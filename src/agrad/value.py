@@ -351,9 +351,11 @@ def _binary(op: str, kernel: Callable[[float, float], float], x: Any, y: Any) ->
     if xo is None or yo is None:
         name = f"{op}imum"
         bad = y if xo is not None else x
-        method = getattr(bad, name, None)  # another type, such as a dual number, may do it itself
+        method = getattr(bad, name, None)  # another type, such as a dual number or a Tensor, may do it itself
         if method is None:
-            raise TypeError(f"agrad.{name} expects Values or real numbers, got {type(bad).__name__}: {bad!r}")
+            from agrad.tensor import array_function  # raw arrays: a rule running on a Tensor's data
+
+            return array_function(name, bad, x if bad is y else y)
         return method(x if bad is y else y)  # min and max are symmetric
     xd = xo if type(xo) is float else xo.data  # type: ignore[union-attr]
     yd = yo if type(yo) is float else yo.data  # type: ignore[union-attr]
@@ -375,7 +377,9 @@ def _lift(name: str, kernel: Callable[[float], float]) -> Callable[[Any], Any]:
             return kernel(r)
         method = getattr(x, name, None)
         if method is None:
-            raise TypeError(f"agrad.{name} expects a Value or a real number, got {type(x).__name__}: {x!r}")
+            from agrad.tensor import array_function  # a raw array: a rule running on a Tensor's data
+
+            return array_function(name, x)
         return method()
 
     fn.__name__ = fn.__qualname__ = name
@@ -456,15 +460,23 @@ def maximum(x: Any, y: Any) -> Any:
     return _binary("max", max, x, y)
 
 
-def sum(xs: Iterable[Any]) -> Any:
+def sum(xs: Iterable[Any], axis: Any = None, keepdims: bool = False) -> Any:
     """x1 + x2 + ... + xn as one node, not a chain of n - 1 additions.
 
-    Numbers alone give a float, as every agrad function does.
+    Numbers alone give a float, as every agrad function does. A Tensor (or an
+    array) is summed over ``axis`` (every axis by default), as ``Tensor.sum``.
 
     >>> sum([Value(1.0), 2.0, Value(3.0)]).data, sum([1.0, 2.0])
     (6.0, 3.0)
     """
-    xs = xs if type(xs) is list or type(xs) is tuple else tuple(xs)
+    if type(xs) is not list and type(xs) is not tuple:
+        if hasattr(xs, "shape"):  # a Tensor or an array
+            from agrad.tensor import tensor_sum
+
+            return tensor_sum(xs, axis, keepdims)
+        xs = tuple(xs)
+    if axis is not None or keepdims:
+        raise TypeError("agrad.sum of a list of scalars takes no axis or keepdims; those are for a Tensor")
     try:
         items = tuple(_operand_or_raise(x, "sum") for x in xs)
     except TypeError:

@@ -125,7 +125,7 @@ class Placeholder(Value):
         return f"Placeholder({self._name!r})"
 
 
-def _rule_data(x: Any) -> float:
+def _rule_data(x: Any) -> Any:
     """``agrad.rules._d`` while tracing: a rule branching on a traced Value would bake its branch."""
     if getattr(_state, "depth", 0) and isinstance(x, Value) and not isinstance(x, Sym):
         raise TracingError(
