@@ -23,6 +23,10 @@ def test_load_digits_gives_the_uci_digits() -> None:
     assert X.shape == (1797, 64) and X.dtype == np.float64 and y.shape == (1797,) and y.dtype == np.int64
     assert np.bincount(y).tolist() == DIGIT_COUNTS
     assert X.min() == 0 and X.max() == 16 and np.all(np.round(X) == X)
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    Xs, ys = sk_load_digits(return_X_y=True)  # scikit-learn's own loader: the same arrays
+    assert np.array_equal(X, Xs) and np.array_equal(y, ys)
 
 
 def _idx(data: np.ndarray) -> bytes:

@@ -796,7 +796,8 @@ def _softplus(xp: Any, a: Array) -> Array:
 
 
 def _relu(xp: Any, a: Array) -> Array:
-    return xp.where(a < 0, 0.0 * a, a)  # nan passes through, as in PyTorch
+    # nan passes through, as in PyTorch; a zero, not 0.0 * a, which is -0.0 at -1 and nan at -inf
+    return xp.where(a < 0, xp.zeros_like(a), a)
 
 
 UNARY: dict[str, Callable[[Any, Array], Array]] = {

@@ -18,7 +18,7 @@ from agrad.compile.api import compile
 from agrad.compile.levels import numpy
 from agrad.losses import log_softmax
 from agrad.nn import MLP
-from agrad.value import dot, relu
+from agrad.value import Value, dot, relu
 
 
 def compiled_step(
@@ -36,7 +36,7 @@ def compiled_step(
     True
     """
     np = numpy()
-    params = model.parameters()
+    params = [p for p in model.parameters() if isinstance(p, Value)]  # a scalar MLP's: all of them
     x0, x1 = np.array([x[0] for x in X], dtype=float), np.array([x[1] for x in X], dtype=float)
     labels = np.array(y)
 
