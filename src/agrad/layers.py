@@ -24,7 +24,7 @@ from typing import Any
 
 from agrad._checks import count, number
 from agrad.nn import Module
-from agrad.tensor import Tensor, reshape
+from agrad.tensor import Tensor, linear, reshape
 
 Seed = Any  # an int, a numpy.random.Generator, or None
 
@@ -80,8 +80,8 @@ class Linear(Module):
         x = _tensor_in(x, "Linear")
         if not x.shape or x.shape[-1] != self.in_features:
             raise ValueError(f"{self!r} expects inputs whose last axis has {self.in_features} features, got {x.shape}")
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        out: Tensor = linear(x, self.weight, self.bias)  # one node: x @ weight.T + bias
+        return out
 
     def __repr__(self) -> str:
         return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None})"

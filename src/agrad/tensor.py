@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -28,7 +29,14 @@ from agrad.value import Value, _number
 Array = Any  # an array of some array-API library
 Index = Any
 
+
+class _Walk(threading.local):
+    quiet = False  # inside a Tensor.backward's quiet(): its steps need not enter their own
+
+
+_WALK = _Walk()
 _NS: dict[type, Any] = {}  # array type -> its array-API namespace (array_namespace costs microseconds)
+_COPY: set[type] = set()  # array types whose .copy() is a plain copy (NumPy's), noted as namespace() meets them
 _QUIET: dict[int, Callable[[], Any]] = {}  # namespace id -> a context that silences its IEEE warnings
 
 
@@ -44,6 +52,8 @@ def namespace(a: Array) -> Any:
         from array_api_compat import array_namespace
 
         xp = _NS[type(a)] = array_namespace(a)
+        if getattr(xp, "__name__", "") == "array_api_compat.numpy":
+            _COPY.add(type(a))
     return xp
 
 
@@ -605,7 +615,14 @@ class Tensor:
                 pull(topo, True)
         else:
             self._g = seed
-            pull(topo, False)
+            # one quiet() around the whole walk, not one per node: entering NumPy's errstate is most of a
+            # small node's cost (step reads _WALK.quiet and skips its own)
+            with quiet(self._xp):
+                was, _WALK.quiet = _WALK.quiet, True
+                try:
+                    pull(topo, False)
+                finally:
+                    _WALK.quiet = was
 
     def _seed(self, gradient: object, what: str) -> Array:
         xp = self._xp
@@ -1109,6 +1126,66 @@ def matmul(x: Any, y: Any) -> Any:
     return _make("matmul", r, (xo, yo), xp)
 
 
+def linear(x: Any, w: Any, b: Any = None) -> Any:
+    """x @ w.T + b as one node, as PyTorch's ``F.linear``: w is (out, in), b is (out,) or None.
+
+    One node instead of three (a transpose, a matmul, an add) is a third of the
+    per-op cost of a layer; the rule is the same matmul calculus.
+
+    >>> linear(Tensor([[1.0, 2.0]]), Tensor([[3.0, 4.0]]), Tensor([0.5])).data.tolist()
+    [[11.5]]
+    """
+    xo, wo = _operand(x, "linear"), _operand(w, "linear")
+    bo = None if b is None else _operand(b, "linear")
+    xd, wd = _data(xo), _data(wo)
+    sx, sw = _shape_of(xd), _shape_of(wd)
+    if len(sw) != 2 or not sx or sx[-1] != sw[1]:
+        raise ValueError(f"linear: x of shape {sx} needs a weight of shape (out, {sx[-1] if sx else '?'}), got {sw}")
+    bd = None if bo is None else _data(bo)
+    if bd is not None and _shape_of(bd) != (sw[0],):
+        raise ValueError(f"linear: the bias must have shape ({sw[0]},), one per output, got {_shape_of(bd)}")
+    args = (xo, wo) if bo is None else (xo, wo, bo)
+    xp = _xp_of(*args)
+    with quiet(xp):
+        r = xd @ wd.T  # the operator, not xp.matmul: array-api-compat's wrapper costs more than a small product
+        if bd is not None:
+            r = r + bd
+    if all(type(a) is not Tensor for a in args):
+        return _fix(xp, r)
+    if type(xo) is not Tensor or not xo.requires_grad:
+        # The input is data (a first layer's batch): its own row, whose rule skips g @ w, the gradient
+        # the data would get and nobody reads; for MNIST's first layer that is a third of the step's work.
+        return _make("linear_data", r, (wo, bo, xd), xp)
+    return _make("linear", r, args, xp)
+
+
+def cross_entropy(z: Any, t: Any, reduction: str = "mean") -> Any:
+    """Softmax cross-entropy of logits z (N, C) against class indices t (N,), one node; "mean", "sum" or "none".
+
+    Each example's loss is logsumexp(z_i) - z_i[t_i] (stable for any logits). As one node
+    its gradient is the closed form (softmax(z) - one_hot(t)) * g, not a walk through six.
+    ``agrad.losses.cross_entropy`` checks the arguments and calls this.
+
+    >>> import numpy as np
+    >>> round(cross_entropy(Tensor([[0.0, 0.0]]), np.array([1])).item(), 6)  # log 2
+    0.693147
+    """
+    zo = _operand(z, "cross_entropy")
+    zd = _data(zo)
+    xp = zo._xp if type(zo) is Tensor else namespace(zd)
+    n, c = _shape_of(zd)
+    t = xp.asarray(t)
+    with quiet(xp):
+        # z_i[t_i] by a mask, not fancy indexing, which the array API standard lacks; where, not z * mask: -inf * 0
+        hit = xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(c), (1, -1))
+        each = _lse_fn(xp, zd, (1,), False) - xp.sum(xp.where(hit, zd, xp.zeros_like(zd)), axis=1)
+        r = each if reduction == "none" else xp.sum(each) / n if reduction == "mean" else xp.sum(each)
+    r = _fix(xp, r, zd.dtype)
+    if type(zo) is not Tensor:
+        return r
+    return _make("cross_entropy", r, (zo, t, reduction), xp)
+
+
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
     """The Tensors (or arrays) joined along an existing axis.
 
@@ -1298,6 +1375,16 @@ def sum_to(g: Any, like: Any) -> Any:
     >>> sum_to(np.ones((3, 2)), np.zeros((1, 2))).tolist()
     [[3.0, 3.0]]
     """
+    if type(g) is not Tensor and type(g) in _NS:  # an array (no graph to keep): the library's own calls
+        ld = like.data if type(like) is Tensor else like
+        gs, shape = tuple(g.shape), tuple(ld.shape)
+        lead = len(gs) - len(shape)
+        if gs != shape and lead >= 0:
+            xp = _NS[type(g)]
+            axes = (*range(lead), *(lead + i for i, n in enumerate(shape) if n == 1 and gs[lead + i] != 1))
+            g = xp.reshape(xp.sum(g, axis=axes, keepdims=True), shape)
+        if tuple(g.shape) == shape:
+            return g if g.dtype == ld.dtype else _NS[type(g)].astype(g, ld.dtype)
     shape = _shape_of(_data(like))
     gd = _data(g)
     if not _is_array(gd):  # a rule gave a number (0.0 * g of a float): spread it over the shape
@@ -1335,7 +1422,8 @@ def step(
     if visit is None:
         grad = node.grad
         if grad is None or (type(grad) is float and grad == 0.0):  # 0.0: an optimizer's zero_grad
-            node.grad = g if type(g) is Tensor else xp.asarray(g, copy=True)  # a copy: g may be shared
+            # a copy: g may be shared (ndarray.copy() first: array-api-compat's asarray costs more than a small copy)
+            node.grad = g if type(g) is Tensor else g.copy() if type(g) in _COPY else xp.asarray(g, copy=True)
         else:
             node.grad = grad + g
     else:
@@ -1344,7 +1432,7 @@ def step(
         return
     vjp = vjps[node._op]
     args = node._args
-    with quiet(xp):
+    with contextlib.nullcontext() if _WALK.quiet else quiet(xp):
         if create_graph:
             if type(g) is not Tensor:
                 g = Tensor(g)
@@ -1380,9 +1468,11 @@ __all__ = [
     "amin",
     "broadcast_to",
     "concatenate",
+    "cross_entropy",
     "expand_dims",
     "getitem",
     "index_add",
+    "linear",
     "log_softmax",
     "logsumexp",
     "matmul",
