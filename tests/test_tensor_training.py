@@ -272,7 +272,7 @@ def test_optimizer_refuses_frozen_tensors_and_bad_grads() -> None:
     w = Tensor(np.ones(2), requires_grad=True)
     w.grad = np.ones(3)
     before = w.data.copy()
-    with pytest.raises(ValueError, match=r"params\[0\].grad must be an array of the parameter's shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"params\[0\].grad must have the Tensor's shape \(2,\)"):
         Adam([w]).step()
     assert np.array_equal(w.data, before)
 

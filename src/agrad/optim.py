@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from agrad._checks import count, number, real
-from agrad.tensor import Tensor, namespace
+from agrad.tensor import Tensor, _grad_array, namespace
 from agrad.value import Value
 
 Param = Value | Tensor
@@ -121,10 +121,7 @@ def _grad(p: Param, i: int) -> Any:
     if type(p) is Tensor:
         if g is None:
             return None
-        g = g.data if type(g) is Tensor else g
-        if getattr(g, "shape", None) != p.data.shape:
-            raise ValueError(f"params[{i}].grad must be an array of the parameter's shape {p.shape}, got {g!r}")
-        return g
+        return _grad_array(p, g, f"params[{i}].grad")  # an array of p's shape, or a ValueError saying so
     return g.data if isinstance(g, Value) else real(g, f"params[{i}].grad")
 
 
@@ -191,7 +188,7 @@ class SGD(Optimizer):
                 b = _copy(g) if b is None else mu * b + damp * g
                 self.buffers[i] = b  # type: ignore[index]
                 g = g + mu * b if self.nesterov else b
-            p.data -= lr * g  # in place for an array, so every view of the parameter sees the step
+            p.data = p.data - lr * g  # a new array, not in place: the user's array is never written to
 
 
 class Adam(Optimizer):
@@ -211,7 +208,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Param],
+        params: Iterable[Value | Tensor],
         lr: float = 0.001,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -251,13 +248,13 @@ class Adam(Optimizer):
             step_size = lr / (1.0 - b1**t)
             c2 = (1.0 - b2**t) ** 0.5
             if wd and self.decoupled:
-                p.data *= 1.0 - lr * wd
+                p.data = p.data * (1.0 - lr * wd)
             elif wd:
                 g = g + wd * p.data
             # b1*m + (1-b1)*g, in the rounding order of PyTorch's lerp, so both give the same bits
             m[i] = m[i] + w1 * (g - m[i]) if w1 < 0.5 else g - (g - m[i]) * (1.0 - w1)
             v[i] = v[i] * b2 + (1.0 - b2) * g * g
-            p.data -= step_size * m[i] / (_sqrt(v[i]) / c2 + eps)
+            p.data = p.data - step_size * m[i] / (_sqrt(v[i]) / c2 + eps)
 
 
 class AdamW(Adam):

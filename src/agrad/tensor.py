@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from agrad.modes import ANOMALY, NO_GRAD, enable_grad, mode
-from agrad.value import Value, _number
+from agrad.value import Value, _number, exp, log
 
 Array = Any  # an array of some array-API library
 Index = Any
@@ -680,13 +680,13 @@ def _show(a: Array) -> str:
 
 def _grad_array(node: Tensor, g: object, what: str) -> Array:
     """A gradient given by the user for node: an array (or Tensor, or number) of node's shape."""
+    if isinstance(g, numbers.Real) and not _is_array(g) and not isinstance(g, Value):
+        return node._xp.full(node.shape, _number(g), dtype=node.dtype)  # a number fills the shape
     data = g.data if isinstance(g, Tensor) else g
     arr, xp = _as_array(data, node.dtype, what)
     if xp is not node._xp and _xp_of(node, arr) is not node._xp:
         raise TypeError(f"{what} is a {xp.__name__} array but the Tensor holds {node._xp.__name__} arrays")
     if tuple(arr.shape) != node.shape:
-        if isinstance(g, numbers.Real) and not _is_array(g):
-            return node._xp.full(node.shape, float(g), dtype=node.dtype)
         raise ValueError(f"{what} must have the Tensor's shape {node.shape}, got shape {tuple(arr.shape)}")
     return arr
 
@@ -809,7 +809,7 @@ def _sigmoid(xp: Any, a: Array) -> Array:
 
 def _softplus(xp: Any, a: Array) -> Array:
     # max(a, 0) + log1p(e^-|a|): the textbook log(1 + e^a) overflows past a = 709
-    return xp.where(a > 0, a, 0.0 * a) + xp.log1p(xp.exp(-xp.abs(a)))
+    return xp.where(a > 0, a, xp.zeros_like(a)) + xp.log1p(xp.exp(-xp.abs(a)))
 
 
 def _relu(xp: Any, a: Array) -> Array:
@@ -977,25 +977,36 @@ def mean(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
-    """x - logsumexp(x) along axis: stable where log(softmax(x)) underflows to -inf.
+    """x - logsumexp(x) along axis, shifted by the maximum: stable where log(softmax(x)) underflows to -inf.
 
     >>> log_softmax(Tensor([0.0, 0.0])).data.tolist() == [-math.log(2)] * 2
     True
     """
-    if not isinstance(axis, int) or isinstance(axis, bool):
-        raise TypeError(f"log_softmax: axis must be an int, got {axis!r}")
-    return x - logsumexp(x, axis, keepdims=True)
+    z = _shifted(x, axis, "log_softmax")
+    return z - log(tensor_sum(exp(z), axis, keepdims=True))
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
-    """exp(x) / sum(exp(x)) along axis, as exp(log_softmax(x)): it never overflows.
+    """exp(x) / sum(exp(x)) along axis, shifted by the maximum so that it never overflows.
 
     >>> softmax(Tensor([1000.0, 1000.0])).data.tolist()
     [0.5, 0.5]
     """
-    from agrad.value import exp
+    e = exp(_shifted(x, axis, "softmax"))
+    return e / tensor_sum(e, axis, keepdims=True)
 
-    return exp(log_softmax(x, axis))
+
+def _shifted(x: Any, axis: object, op: str) -> Any:
+    """x minus its maximum along axis, taken as a constant: softmax is unchanged by the shift, and
+    exp never overflows (the largest term is exp(0) = 1, so the sum is at least 1)."""
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    d = _data(_operand(x, op))
+    if type(d) is float:
+        raise TypeError(f"{op} expects a Tensor or an array, got a number")
+    xp = namespace(d)
+    m = amax(d, axis, keepdims=True)
+    return x - xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf row: shift by 0, not inf
 
 
 def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
