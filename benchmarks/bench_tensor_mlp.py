@@ -189,7 +189,7 @@ def autograd_step(params: Params, X: np.ndarray, y: np.ndarray) -> Step:
     return step
 
 
-def agrad_step(params: Params, X: np.ndarray, y: np.ndarray) -> Step:
+def agrad_parts(params: Params, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any, Callable[[], Any]]:
     """agrad's public API as a user writes it: nn.Linear layers, losses.cross_entropy, optim.SGD."""
     from agrad import Tensor
     from agrad.losses import cross_entropy
@@ -203,9 +203,14 @@ def agrad_step(params: Params, X: np.ndarray, y: np.ndarray) -> Step:
     model = Sequential(*layers[:-1])
     opt = agrad.optim.SGD(model.parameters(), lr=LR)
     Xt = Tensor(X)
+    return model, opt, lambda: cross_entropy(model(Xt), y)
+
+
+def agrad_step(params: Params, X: np.ndarray, y: np.ndarray) -> Step:
+    _, opt, loss_of = agrad_parts(params, X, y)
 
     def step() -> float:
-        loss = cross_entropy(model(Xt), y)
+        loss = loss_of()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -285,25 +290,32 @@ def run(
 
 
 def memory(model: str, engines: dict[str, Callable[[Params, np.ndarray, np.ndarray], Step]]) -> None:
-    """Peak bytes newly allocated during one step (tracemalloc) against what a step must allocate.
+    """Peak bytes newly allocated (tracemalloc) during forward and backward, against what they must allocate.
 
-    A step must hold each parameter's gradient and, until backward has used them,
-    the activations: pre- and post-ReLU per hidden layer and the logits.
+    Forward and backward must hold, until backward has used them, the activations
+    (pre- and post-ReLU per hidden layer, the logits) and must make each parameter's
+    gradient. NumPy's hand-written step (with its in-place update) is the floor.
     """
     sizes, X, y = data(model)
     params = init(sizes)
     needed = sum(p.nbytes for p in params) + len(y) * 4 * (2 * sum(sizes[1:-1]) + sizes[-1])
-    print(f"  {model}: gradients and activations {needed / 1e6:.3f} MB; peak allocated during a step:")
-    for name in ("numpy", "agrad"):
-        if name not in engines:
-            continue
-        step = engines[name](params, X, y)
-        step()
+    print(f"  {model}: gradients and activations {needed / 1e6:.3f} MB; peak allocated in forward + backward:")
+    runs: dict[str, Callable[[], object]] = {"numpy (whole step)": numpy_step(params, X, y)}
+    if "agrad" in engines:
+        _, opt, loss_of = agrad_parts(params, X, y)
+
+        def forward_backward() -> None:
+            opt.zero_grad()
+            loss_of().backward()
+
+        runs["agrad"] = forward_backward
+    for name, run in runs.items():
+        run()
         tracemalloc.start()
-        step()
+        run()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"    {name:9s} {peak / 1e6:8.3f} MB  ratio {peak / needed:.2f}")
+        print(f"    {name:18s} {peak / 1e6:8.3f} MB  ratio {peak / needed:.2f}")
 
 
 def main() -> None:

@@ -215,6 +215,7 @@ class Tensor:
         "_g",
         "_hooks",
         "_op",
+        "_retain",
         "_xp",
         "data",
         "grad",
@@ -249,6 +250,7 @@ class Tensor:
         self._args = ()
         self._g = None
         self._hooks = None
+        self._retain = False
 
     # -- what a NumPy or PyTorch user expects -----------------------------------
 
@@ -592,7 +594,9 @@ class Tensor:
     # -- autograd -----------------------------------------------------------------
 
     def backward(self, gradient: object = None, create_graph: bool = False) -> None:
-        """Add d(self)/d(node) * gradient to ``.grad`` of every Tensor in the graph.
+        """Add d(self)/d(leaf) * gradient to ``.grad`` of every leaf Tensor in the graph, as PyTorch.
+
+        An intermediate Tensor keeps its gradient only after ``retain_grad()``.
 
         A Tensor of one element needs no gradient (it is 1); any other needs one of
         its shape, as in PyTorch. Repeated calls accumulate.
@@ -658,6 +662,18 @@ class Tensor:
         """
         return Value.register_hook(self, fn)  # type: ignore[arg-type]
 
+    def retain_grad(self) -> None:
+        """Keep this intermediate Tensor's gradient in ``.grad`` during backward, as PyTorch's ``retain_grad()``.
+
+        Only leaves (Tensors no op made) get ``.grad`` otherwise: an intermediate's gradient is
+        as large as its value, and keeping every one would double a network's backward memory.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True); y = x * 3; y.retain_grad()
+        >>> (y * y).sum().backward(); y.grad.tolist(), x.grad.tolist()
+        ([6.0, 12.0], [18.0, 36.0])
+        """
+        self._retain = True
+
     def zero_grad(self) -> None:
         """Set ``.grad`` back to None, as PyTorch's ``zero_grad()`` does.
 
@@ -717,6 +733,7 @@ def _make(op: str, data: Array, args: tuple[Any, ...], xp: Any) -> Tensor:
     out.label = ""
     out._g = None
     out._hooks = None
+    out._retain = False
     live = tuple(a for a in args if type(a) is Tensor and a.requires_grad)
     flags = mode.flags
     if live:
@@ -1430,14 +1447,14 @@ def step(
     parameters; each share is summed down to its operand's shape by ``sum_to``.
     """
     xp = node._xp
-    if visit is None:
+    if visit is None and (not node._children or node._retain):
         grad = node.grad
         if grad is None or (type(grad) is float and grad == 0.0):  # 0.0: an optimizer's zero_grad
             # a copy: g may be shared (ndarray.copy() first: array-api-compat's asarray costs more than a small copy)
             node.grad = g if type(g) is Tensor else g.copy() if type(g) in _COPY else xp.asarray(g, copy=True)
         else:
             node.grad = grad + g
-    else:
+    elif visit is not None:
         g = visit(node, g)
     if not node._children:
         return
