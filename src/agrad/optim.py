@@ -121,6 +121,9 @@ def _grad(p: Param, i: int) -> Any:
     if type(p) is Tensor:
         if g is None:
             return None
+        d = p.data
+        if type(g) is type(d) and g.shape == d.shape and g.dtype == d.dtype:  # what backward gives: take it as is
+            return g
         return _grad_array(p, g, f"params[{i}].grad")  # an array of p's shape, or a ValueError saying so
     return g.data if isinstance(g, Value) else real(g, f"params[{i}].grad")
 
