@@ -66,7 +66,7 @@ def _mask(kernel: Callable[[float], float], x: X) -> Any:
         return kernel(d)
     xp = namespace(d)
     if kernel is K.step:  # relu': 1 where d > 0 and where d is nan (its gradient passes), as K.step
-        return xp.astype((d > 0) | (d != d), d.dtype)
+        return xp.astype(~(d <= 0), d.dtype)  # not d <= 0: true above 0 and at nan, in one comparison
     return xp.astype(d > 0, d.dtype) - xp.astype(d < 0, d.dtype)  # abs': sign, 0 at 0 and at nan, as K.sign
 
 

@@ -831,6 +831,8 @@ def _softplus(xp: Any, a: Array) -> Array:
 
 def _relu(xp: Any, a: Array) -> Array:
     # nan passes through, as in PyTorch; a zero, not 0.0 * a, which is -0.0 at -1 and nan at -inf
+    if type(a) in _COPY:  # NumPy takes a scalar zero: no zeros_like array to allocate and fill
+        return xp.where(a < 0, a.dtype.type(0), a)
     return xp.where(a < 0, xp.zeros_like(a), a)
 
 
