@@ -267,18 +267,18 @@ def linear_data_jvp(x_dots: tuple[X, ...], out: X, w: X, b: X, x: X) -> X:
     return t + x_dots[1] if b is not None else t
 
 # cross_entropy(z, t) = logsumexp(z_i) - z_i[t_i] per row: d/dz = softmax(z) - one_hot(t), scaled by
-# g per row (reduction "none"), by g ("sum") or by g / N ("mean"). t and the reduction get no gradient.
-def _softmax_minus_one_hot(z: X, t: Any) -> X:
-    zd = _d(z)
-    xp = namespace(zd)
-    hot = xp.astype(xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(_shape(zd)[-1]), (1, -1)), zd.dtype)
-    return exp(z - logsumexp(z, (1,), True)) - hot
+# g per row (reduction "none"), by g ("sum") or by g / N ("mean"). t and the reduction get no gradient;
+# the node also carries the one-hot rows and each row's logsumexp from the forward pass.
+def _softmax_minus_one_hot(z: X, hot: Any, lse: Any) -> X:
+    if type(z) is Tensor:  # a graph (create_graph): logsumexp must be z's own, differentiable, not the stored number
+        return exp(z - logsumexp(z, (1,), True)) - hot
+    return namespace(z).exp(z - lse) - hot  # arrays: the stored logsumexp spares a second pass of reductions
 def _per_row(g: X, z: X, reduction: str) -> X:
     return expand_dims(g, -1) if reduction == "none" else g / _shape(z)[0] if reduction == "mean" else g
-def cross_entropy_vjp(g: X, out: X, z: X, t: Any, reduction: str) -> tuple[X, ...]:
-    return (_per_row(g, z, reduction) * _softmax_minus_one_hot(z, t),)
-def cross_entropy_jvp(x_dots: tuple[X, ...], out: X, z: X, t: Any, reduction: str) -> X:
-    each = tensor_sum(x_dots[0] * _softmax_minus_one_hot(z, t), (1,), False)
+def cross_entropy_vjp(g: X, out: X, z: X, t: Any, reduction: str, hot: Any, lse: Any) -> tuple[X, ...]:
+    return (_per_row(g, z, reduction) * _softmax_minus_one_hot(z, hot, lse),)
+def cross_entropy_jvp(x_dots: tuple[X, ...], out: X, z: X, t: Any, reduction: str, hot: Any, lse: Any) -> X:
+    each = tensor_sum(x_dots[0] * _softmax_minus_one_hot(z, hot, lse), (1,), False)
     return each if reduction == "none" else tensor_sum(each) / _shape(z)[0] if reduction == "mean" else tensor_sum(each)
 
 def reshape_vjp(g: X, out: X, x: X, shape: tuple[int, ...]) -> tuple[X, ...]: return (reshape(g, _shape(x)),)
@@ -364,7 +364,9 @@ RULES: dict[str, Primitive] = {
         Primitive("matmul", matmul, matmul_vjp, matmul_jvp, True),
         Primitive("linear", linear, linear_vjp, linear_jvp, True),
         Primitive("linear_data", lambda w, b, x: linear(x, w, b), linear_data_vjp, linear_data_jvp, True),
-        Primitive("cross_entropy", cross_entropy, cross_entropy_vjp, cross_entropy_jvp, True),
+        Primitive(
+            "cross_entropy", lambda z, t, r, *cache: cross_entropy(z, t, r), cross_entropy_vjp, cross_entropy_jvp, True
+        ),
         Primitive("reshape", reshape, reshape_vjp, reshape_jvp, True),
         Primitive("transpose", transpose, transpose_vjp, transpose_jvp, True),
         Primitive("broadcast_to", broadcast_to, broadcast_to_vjp, broadcast_to_jvp, True),

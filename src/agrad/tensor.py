@@ -1208,12 +1208,14 @@ def cross_entropy(z: Any, t: Any, reduction: str = "mean") -> Any:
     with quiet(xp):
         # z_i[t_i] by a mask, not fancy indexing, which the array API standard lacks; where, not z * mask: -inf * 0
         hit = xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(c), (1, -1))
-        each = _lse_fn(xp, zd, (1,), False) - xp.sum(xp.where(hit, zd, xp.zeros_like(zd)), axis=1)
+        lse = _lse_fn(xp, zd, (1,), True)
+        each = xp.reshape(lse, (n,)) - xp.sum(xp.where(hit, zd, xp.zeros_like(zd)), axis=1)
         r = each if reduction == "none" else xp.sum(each) / n if reduction == "mean" else xp.sum(each)
     r = _fix(xp, r, zd.dtype)
     if type(zo) is not Tensor:
         return r
-    return _make("cross_entropy", r, (zo, t, reduction), xp)
+    # the one-hot rows and logsumexp ride along, so that the rule need not compute them again
+    return _make("cross_entropy", r, (zo, t, reduction, xp.astype(hit, zd.dtype), lse), xp)
 
 
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
