@@ -317,3 +317,93 @@ def test_softmax_family_is_stable_at_large_logits_as_torch() -> None:
     agrad.log_softmax(x).backward(gradient=g)
     torch.log_softmax(xt, -1).backward(torch.tensor(g))
     np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-13, atol=1e-300)
+
+
+def test_explain_narrates_a_tensor_backward_with_backwards_own_numbers() -> None:
+    x = Tensor(np.array([[1.0, 2.0]]), requires_grad=True, label="x")
+    w = Tensor(np.array([0.5, -1.0]), requires_grad=True, label="w")
+    loss = (agrad.tanh(x * w) @ w).sum()
+    steps = agrad.explain(loss, print_steps=False)
+    for leaf in (x, w):
+        shares = [s.value for s in steps if s.kind == "chain" and s.target == leaf.label]
+        np.testing.assert_array_equal(sum(shares), leaf.grad)  # the narrated shares add up to .grad
+    texts = [s.text for s in steps]
+    assert "w.grad += v2.dataᵀ @ v3.grad = [0.462117, -0.964028]" in texts
+    assert any("summed to shape (2,)" in t for t in texts)  # the broadcast undone, said in words
+    xt = torch.tensor([[1.0, 2.0]], dtype=torch.float64, requires_grad=True)
+    wt = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    (torch.tanh(xt * wt) @ wt).sum().backward()
+    np.testing.assert_allclose(w.grad, wt.grad.numpy(), rtol=1e-14)
+
+
+def test_draw_graph_shows_shapes_constants_and_op_parameters() -> None:
+    x = Tensor(np.ones((2, 3)), requires_grad=True, label="x")
+    y = (x * 2.0).sum(axis=1, keepdims=True)
+    y.backward(gradient=np.ones((2, 1)))
+    dot = agrad.to_dot(y)
+    assert '"{ x | data shape (2, 3) | grad shape (2, 3) }"' in dot
+    assert '"{ v2 | shape (2, 1) | data [6.0, 6.0] | grad [1.0, 1.0] }"' in dot
+    assert 'label="reduce_sum axis=(1,), keepdims=True"' in dot and 'label="2.0" shape=plaintext' in dot
+
+
+def _storage(lib: str, a: np.ndarray) -> Any:
+    if lib == "torch":
+        return torch.tensor(a)
+    if lib == "jax":
+        jax = pytest.importorskip("jax")
+        jax.config.update("jax_enable_x64", True)
+        return jax.numpy.asarray(a)
+    da = pytest.importorskip("dask.array")
+    return da.from_array(a, chunks=1)
+
+
+@pytest.mark.parametrize("lib", ["torch", "jax", "dask"])
+def test_other_array_libraries_as_storage_give_numpys_numbers(lib: str) -> None:
+    """The namespace comes from the array API standard: the same program on another library's arrays."""
+    a0 = np.array([[1.0, -2.0], [0.5, 0.25]])
+
+    def program(x: Tensor) -> Tensor:
+        return (agrad.tanh(x @ x) * x[[0, 0]] + x.logsumexp(axis=0) + x[:, 1:].max()).sum()
+
+    want = Tensor(a0, requires_grad=True)
+    program(want).backward()
+    x = Tensor(_storage(lib, a0), requires_grad=True)
+    y = program(x)
+    y.backward()
+    assert type(x.grad).__module__.split(".")[0] in (lib, "jaxlib")
+    np.testing.assert_allclose(np.asarray(x.grad), want.grad, rtol=1e-13)
+    np.testing.assert_allclose(float(y.item()), float(program(Tensor(a0)).item()), rtol=1e-13)
+
+
+def test_importing_agrad_imports_no_array_library() -> None:
+    """The scalar core stays stdlib-only: NumPy and array-api-compat load with the first Tensor."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, agrad; v = agrad.Value(2.0) * 3; v.backward(); "
+        "assert not {'numpy', 'array_api_compat'} & set(sys.modules), sorted(sys.modules); "
+        "agrad.Tensor([1.0]); assert 'numpy' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_layer_on_tensors_matches_the_same_layer_on_values(seed: int) -> None:
+    """matmul, broadcasting and reductions on Tensors against agrad.dot and agrad.sum on a grid of Values."""
+    rng = np.random.default_rng(seed)
+    a0, b0, c0 = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    a, b, c = (Tensor(v, requires_grad=True) for v in (a0, b0, c0))
+    h = agrad.tanh(a @ b + c)
+    loss = (h * h).mean(axis=1).sum()
+    loss.backward()
+    va = [[Value(float(v)) for v in row] for row in a0]
+    vb = [[Value(float(v)) for v in row] for row in b0]
+    vc = [Value(float(v)) for v in c0]
+    vh = [[agrad.tanh(agrad.dot(va[i], [vb[j][k] for j in range(3)]) + vc[k]) for k in range(4)] for i in range(2)]
+    vloss = agrad.sum([agrad.sum([x * x for x in row]) / 4.0 for row in vh])
+    vloss.backward()
+    assert loss.item() == pytest.approx(vloss.data, rel=1e-14)
+    np.testing.assert_allclose(a.grad, [[v.grad for v in row] for row in va], rtol=1e-12)
+    np.testing.assert_allclose(b.grad, [[v.grad for v in row] for row in vb], rtol=1e-12)
+    np.testing.assert_allclose(c.grad, [v.grad for v in vc], rtol=1e-12)

@@ -809,11 +809,16 @@ def _both_arrays(xp: Any, a: Any, b: Any) -> tuple[Array, Array]:
 
 
 def _binary(op: str, x: object, y: object) -> Tensor:
-    xo, yo = _operand(x, op), _operand(y, op)
-    xd, yd = _data(xo), _data(yo)
-    xp = _xp_of(xo, yo)
-    if not _broadcastable(_shape_of(xd), _shape_of(yd)):
-        raise _broadcast_error(op, xd, yd)
+    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp:  # the common case, checked cheaply
+        xo, yo, xd, yd, xp = x, y, x.data, y.data, x._xp
+        if xd.shape != yd.shape and not _broadcastable(tuple(xd.shape), tuple(yd.shape)):
+            raise _broadcast_error(op, xd, yd)
+    else:
+        xo, yo = _operand(x, op), _operand(y, op)
+        xd, yd = _data(xo), _data(yo)
+        xp = _xp_of(xo, yo)
+        if not _broadcastable(_shape_of(xd), _shape_of(yd)):
+            raise _broadcast_error(op, xd, yd)
     with quiet(xp):
         r = _BINARY[op](xp, xd, yd)
     return _make(op, r, (xo, yo), xp)
@@ -865,13 +870,18 @@ def array_function(name: str, x: Any, *rest: Any) -> Any:
     >>> array_function("sigmoid", np.array([0.0, 1000.0])).tolist()
     [0.5, 1.0]
     """
-    xp = namespace(x)
+    pair = name in ("minimum", "maximum")
+    for a in (x, *rest):
+        if not _is_array(a) and not (pair and isinstance(a, numbers.Real)):
+            what = "Values or real numbers" if pair else "a Value or a real number"
+            raise TypeError(f"agrad.{name} expects {what}, got {type(a).__name__}: {a!r} (Tensors and arrays work too)")
+        if _is_array(a):
+            _real_dtype(namespace(a), a, f"agrad.{name}'s argument")
+    xp = _xp_of(x, *rest)
     with quiet(xp):
         if name in UNARY:
             return _fix(xp, UNARY[name](xp, x))
-        if name in ("minimum", "maximum"):
-            return _fix(xp, _BINARY[name[:3]](xp, x, *rest))
-    raise TypeError(f"agrad.{name} expects a Value, a Tensor or a real number, got {type(x).__name__}")
+        return _fix(xp, _BINARY[name[:3]](xp, x, *rest))
 
 
 # -- functions for Tensors and raw arrays alike (the rules call them on both) ---------------
@@ -1366,6 +1376,10 @@ def _index_add_data(xp: Any, g: Array, shape: tuple[int, ...], index: Index) -> 
     """zeros(shape) with g added at x[index]; a repeated position gets the sum of its gradients."""
     g = _fix(xp, g)
     out = xp.zeros(shape, dtype=g.dtype)
+    if getattr(xp, "__name__", "").endswith("jax.numpy"):
+        # JAX arrays are immutable; its .at[].add sums repeated positions itself
+        sub = tuple(i for i in index if i is not None)
+        return out.at[sub].add(xp.reshape(g, _shape_of(out[sub])))
     if _basic(index):  # ints and slices never repeat a position: a plain assignment
         sub = tuple(i for i in index if i is not None)  # None only added axes of size 1 to g
         out[sub] = xp.reshape(g, tuple(out[sub].shape))
