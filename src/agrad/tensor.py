@@ -116,9 +116,9 @@ def _xp_of(*xs: Any) -> Any:
         if found is None or xp is found:
             found = xp
             continue
-        names = {found.__name__.rsplit(".", 1)[-1]: found, xp.__name__.rsplit(".", 1)[-1]: xp}
-        if set(names) == {"numpy", "dask"} or set(names) == {"numpy", "array"}:
-            found = names.get("dask") or names["array"]
+        names = {found.__name__: found, xp.__name__: xp}
+        if set(names) == {"array_api_compat.numpy", "array_api_compat.dask.array"}:
+            found = names["array_api_compat.dask.array"]
             continue
         raise TypeError(
             f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__}; "
@@ -171,7 +171,7 @@ def _as_array(data: object, dtype: object, what: str = "Tensor data") -> tuple[A
         a = raw
     elif _is_array(data):
         xp = namespace(data)
-        a = data
+        a = xp.asarray(data)  # a NumPy scalar (np.float64) becomes a 0-d array
     else:
         raise TypeError(
             f"{what} must be an array, a (nested) list of real numbers or a real number, "
@@ -1266,7 +1266,8 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     shapes = {_shape_of(_data(o)) for o in ops}
     if len(shapes) > 1:
         raise ValueError(f"stack needs Tensors of one shape, got shapes {sorted(shapes)}")
-    return concatenate([expand_dims(o if type(o) is not float else _default_xp().asarray(o), axis) for o in ops], axis)
+    xp = _xp_of(*ops) or _default_xp()
+    return concatenate([expand_dims(o if type(o) is not float else xp.asarray(o), axis) for o in ops], axis)
 
 
 def where(cond: Any, x: Any, y: Any) -> Any:
@@ -1278,7 +1279,7 @@ def where(cond: Any, x: Any, y: Any) -> Any:
     c = cond.data if type(cond) is Tensor else cond
     if not _is_array(c):
         if isinstance(c, (bool, list, tuple)):
-            c = _xp_of(x, y, _default_xp().asarray(0.0)).asarray(c)
+            c = (_xp_of(x, y) or _default_xp()).asarray(c)
         else:
             raise TypeError(f"where expects a boolean array as its condition, got {type(cond).__name__}: {cond!r}")
     if not namespace(c).isdtype(c.dtype, "bool"):
@@ -1463,6 +1464,11 @@ def step(
 
     The rule gets arrays (or, with ``create_graph``, the Tensors), the constants and
     parameters; each share is summed down to its operand's shape by ``sum_to``.
+
+    >>> from agrad.backprop import _VJP
+    >>> x = Tensor([[1.0], [2.0]], requires_grad=True); y = x * Tensor([10.0, 20.0])  # broadcast to (2, 2)
+    >>> step(y, y._xp.ones((2, 2)), False, None, None, 0, _VJP); x._g.tolist()  # summed back to (2, 1)
+    [[30.0], [30.0]]
     """
     xp = node._xp
     if visit is None and (not node._children or node._retain):
@@ -1502,7 +1508,11 @@ def step(
 
 
 def hook_result(node: Tensor, r: object, name: str) -> Any:
-    """What a hook on a Tensor returned, as the gradient to use: a Tensor stays, else an array of node's shape."""
+    """What a hook on a Tensor returned, as the gradient to use: a Tensor stays, else an array of node's shape.
+
+    >>> hook_result(Tensor([1.0, 2.0]), [3.0, 4.0], "double").tolist()
+    [3.0, 4.0]
+    """
     if type(r) is Tensor:
         return r
     return _grad_array(node, r, f"the value returned by hook {name}")
