@@ -136,8 +136,8 @@ def reading_order(root: Any, depth: int | None = None) -> tuple[list[Any], set[A
 def _operands(v: Any) -> tuple[list[Any], str]:
     """The operands to draw (nodes and constants) and, for a Tensor op, its parameters as text.
 
-    A Tensor node's ``_args`` hold its constants (arrays, numbers) and parameters (an axis,
-    a shape, an index); its ``_children`` only the Tensors.
+    A Tensor node's ``_children`` hold its constants (arrays, numbers) and parameters (an axis,
+    a shape, an index) beside its Tensors.
     """
     if not isinstance(v, Tensor):
         return list(v._children), ""
@@ -148,7 +148,7 @@ def _operands(v: Any) -> tuple[list[Any], str]:
     # the parameters are named as the op's VJP rule names them: axis, keepdims, shape, index, ...
     spec = list(inspect.signature(RULES[v._op].vjp).parameters.values())[2:] if v._op in RULES else []
     operands, params = [], []
-    for i, a in enumerate(v._args):
+    for i, a in enumerate(v._children):
         if isinstance(a, Tensor) or _is_array(a) or (isinstance(a, float) and not isinstance(a, bool)):
             operands.append(a)
         else:
