@@ -107,6 +107,9 @@ def test_missing_file_without_network(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(ValueError, match="could not be downloaded: file:"):
         load_mnist(tmp_path, verify=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(set(files) - {"train-labels-idx1-ubyte.gz"})
+    with pytest.raises(ValueError, match="could not be downloaded"):
+        load_mnist(tmp_path / "new" / "mnist")
+    assert not (tmp_path / "new").exists()  # the folders made for the download go again
 
 
 def test_download_from_a_mirror_checks_the_sum_and_writes_atomically(

@@ -170,8 +170,18 @@ def _mnist_file(root: str, archive: str, verify: bool, download: bool) -> str:
     if not os.path.exists(gz) and not os.path.exists(raw):
         if not download:
             raise ValueError(f"MNIST file {archive} (or {archive[:-3]}) is not in {root} (download=False)")
+        made, p = [], os.path.normpath(root)
+        while p and not os.path.lexists(p):  # the folders makedirs will make, innermost first
+            made.append(p)
+            p = os.path.dirname(p)
         os.makedirs(root, exist_ok=True)
-        _download(archive, root)
+        try:
+            _download(archive, root)
+        except ValueError:
+            for folder in made:  # folders made for a download that failed are not left behind
+                with contextlib.suppress(OSError):
+                    os.rmdir(folder)
+            raise
     path = gz if os.path.exists(gz) else raw
     if not os.path.isfile(path):
         raise ValueError(f"{path} is not a regular file")

@@ -295,7 +295,13 @@ def plots(cfg: TensorConfig, split: Split, r: Result) -> dict[str, bytes]:
     return out
 
 
-def run(cfg: TensorConfig, quiet: bool = False, note: Callable[[str], None] = print) -> int:
+def run(
+    cfg: TensorConfig,
+    quiet: bool = False,
+    note: Callable[[str], None] = print,
+    split: Split | None = None,
+    others: Sequence[str] = (),
+) -> int:
     """Load the data, train, print the held-out accuracy, write the run folder; returns the exit status.
 
     >>> import os, tempfile; out = tempfile.mkdtemp()
@@ -305,8 +311,11 @@ def run(cfg: TensorConfig, quiet: bool = False, note: Callable[[str], None] = pr
     0
     >>> sorted(os.listdir(out))
     ['confusion.png', 'loss.png', 'mistakes.png', 'model.safetensors', 'run.json']
+
+    ``split`` is the data when the caller loaded it already; ``others`` names files of other
+    kinds of run that this run's folder must lose (so that two runs' files never mix).
     """
-    split = load_split(cfg)
+    split = load_split(cfg) if split is None else split
     sizes = "-".join(map(str, [split.X_train.shape[1], *cfg.hidden, CLASSES]))
     print(
         f"training MLP {sizes} on {cfg.dataset}: {len(split.y_train)} images, {len(split.y_test)} held out;"
@@ -328,7 +337,7 @@ def run(cfg: TensorConfig, quiet: bool = False, note: Callable[[str], None] = pr
         pictures = plots(cfg, split, r)
     except ImportError:
         note('no PNG plots: matplotlib is not installed (pip install "agrad[plot]")')
-    for name in OWNED:  # an older run's files never sit beside this one's
+    for name in (*OWNED, *others):  # an older run's files never sit beside this one's
         if name not in pictures and os.path.exists(os.path.join(cfg.out, name)):
             os.remove(os.path.join(cfg.out, name))
     save(r.model.state_dict(), os.path.join(cfg.out, "model.safetensors"))
