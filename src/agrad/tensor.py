@@ -1445,7 +1445,7 @@ def index_add(g: Any, shape: tuple[int, ...], index: Index) -> Any:
     return _make("index_add", r, (g, shape, index), xp)
 
 
-# -- the walk's tensor step ----------------------------------------------------------
+# -- what the walk needs besides the ops: sum_to, hooks' results --------------------------------
 
 
 def sum_to(g: Any, like: Any) -> Any:
