@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from agrad._checks import count, number, real
+from agrad._checks import count, number, quote, real
 from agrad.tensor import Tensor, _grad_array, namespace
 from agrad.value import Value
 
@@ -59,7 +59,7 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list (did the model build any parameters?)")
         for i, p in enumerate(ps):
             if not isinstance(p, Value | Tensor):
-                raise TypeError(f"params[{i}] must be a Value or a Tensor, got {type(p).__name__}: {p!r}")
+                raise TypeError(f"params[{i}] must be a Value or a Tensor, got {type(p).__name__}: {quote(p)}")
             if isinstance(p, Tensor) and not p.requires_grad:
                 raise ValueError(f"params[{i}] is a Tensor with requires_grad=False: it would never get a gradient")
         if len(set(ps)) != len(ps):
@@ -225,7 +225,7 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr)
         if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {quote(betas)}")
         self.betas = (_hyper(betas[0], "beta1", hi=1.0, hi_open=True), _hyper(betas[1], "beta2", hi=1.0, hi_open=True))
         self.eps = _hyper(eps, "eps")
         self.weight_decay = _hyper(self.default_weight_decay if weight_decay is None else weight_decay, "weight_decay")

@@ -97,15 +97,28 @@ def save_tensors(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) ->
     _write_atomic(os.fspath(path), st.save(arrays, metadata=meta))
 
 
-def _read(where: str) -> bytes:
-    with open(where, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # a FIFO or device would block or never end
-            raise ValueError(f"{where} is not a regular file, so not a model file")
-        return f.read()
+def _read(where: str, max_bytes: int) -> bytes:
+    """The whole file, if it is a regular file of at most max_bytes; the same checks as a JSON model file's."""
+    from agrad.serialize import _kind, _too_big
+
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{where} is {_kind(st.st_mode)}, not a regular file: agrad.load reads model files only")
+        if st.st_size > max_bytes:
+            raise _too_big(where, max_bytes)
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:  # it grew while we read
+        raise _too_big(where, max_bytes)
+    return raw
 
 
-def load_tensors(path: str | os.PathLike[str]) -> dict[str, Array]:
+def load_tensors(path: str | os.PathLike[str], max_bytes: int = 1 << 30) -> dict[str, Array]:
     """Read a safetensors file into a new dict of NumPy arrays; damage is a ValueError naming the file.
+
+    Only a regular file of at most ``max_bytes`` (1 GiB by default, as ``agrad.load``'s) is read.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "bad.safetensors")
@@ -117,7 +130,7 @@ def load_tensors(path: str | os.PathLike[str]) -> dict[str, Array]:
     """
     _, st = _libraries()
     where = os.fspath(path)
-    raw = _read(where)
+    raw = _read(where, max_bytes)
     bad = f"{where} is not a readable safetensors model file"
     if raw[:1] == b"{":
         raise ValueError(f"{bad}: it is JSON text (an agrad JSON model file loads from a name ending in .json)")
