@@ -103,18 +103,52 @@ def _xp_of(*xs: Any) -> Any:
             xp = namespace(x)
         else:
             continue
-        if found is None or xp is found:
-            found = xp
+        if found is None:
+            found, first = xp, x
+            continue
+        if xp is found:
+            if xp.__name__ in _DEVICES:
+                _same_device(first, x)
             continue
         names = {found.__name__.rsplit(".", 1)[-1]: found, xp.__name__.rsplit(".", 1)[-1]: xp}
         if set(names) == {"numpy", "dask"} or set(names) == {"numpy", "array"}:
             found = names.get("dask") or names["array"]
             continue
         raise TypeError(
-            f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__}; "
-            "convert one side first (for example with the other library's asarray)"
+            f"an op mixes arrays of two libraries, {found.__name__} on {_device(first)} and {xp.__name__} on "
+            f"{_device(x)}; convert one side first (for example with the other library's asarray)"
         )
     return found
+
+
+_DEVICES = {"array_api_compat.cupy", "array_api_compat.torch", "jax.numpy"}  # libraries with arrays on many devices
+
+
+def _device(x: Any) -> str:
+    from array_api_compat import device
+
+    return str(device(x.data if type(x) is Tensor else x))
+
+
+def _same_device(x: Any, y: Any) -> None:
+    """Nothing moves arrays between devices behind the user's back: two devices in one op is a TypeError."""
+    dx, dy = _device(x), _device(y)
+    if dx != dy:
+        raise TypeError(
+            f"an op mixes arrays on two devices, {dx} and {dy}; move one side first (for example with .to_device)"
+        )
+
+
+def _known(a: Array, what: str) -> Array:
+    """a itself if every size of its shape is known: agrad checks shapes and undoes broadcasting with them."""
+    shape = a.shape
+    if any(n is None or n != n for n in shape):  # Dask marks an unknown size nan, the standard None
+        raise ValueError(
+            f"{what} has unknown sizes in its shape {tuple(shape)} (a Dask array after boolean-mask indexing "
+            "or from a DataFrame); agrad needs every size: call .compute_chunk_sizes() on the Dask array first, "
+            "or use where(mask, x, 0.0) in place of x[mask]"
+        )
+    return a
 
 
 def _fix(xp: Any, r: Any, dtype: Any = None) -> Array:
@@ -161,7 +195,7 @@ def _as_array(data: object, dtype: object, what: str = "Tensor data") -> tuple[A
         a = raw
     elif _is_array(data):
         xp = namespace(data)
-        a = data
+        a = _known(data, what)
     else:
         raise TypeError(
             f"{what} must be an array, a (nested) list of real numbers or a real number, "
@@ -731,6 +765,7 @@ def _operand(x: object, op: str) -> Any:
         )
     if _is_array(x):
         xp = namespace(x)
+        _known(x, f"an array operand of {op}")
         dt = _real_dtype(xp, x, f"an array operand of {op}")
         return x if x.dtype == dt else xp.astype(x, dt)  # type: ignore[attr-defined]
     if isinstance(x, numbers.Real):
@@ -1244,7 +1279,7 @@ def getitem(x: Any, index: Index) -> Any:
     r = _fix(xp, r, a.dtype)
     if type(x) is not Tensor:
         return r
-    return _make("getitem", r, (x, idx), xp)
+    return _make("getitem", _known(r, f"indexing a Tensor of shape {_shape_of(a)}"), (x, idx), xp)
 
 
 def _positions(xp: Any, shape: tuple[int, ...], index: Index) -> Array:
@@ -1258,7 +1293,8 @@ def _index_add_data(xp: Any, g: Array, shape: tuple[int, ...], index: Index) -> 
     out = xp.zeros(shape, dtype=g.dtype)
     if _basic(index):  # ints and slices never repeat a position: a plain assignment
         sub = tuple(i for i in index if i is not None)  # None only added axes of size 1 to g
-        out[sub] = xp.reshape(g, tuple(out[sub].shape))
+        if math.prod(_shape_of(g)):  # Dask refuses to assign an empty block
+            out[sub] = xp.reshape(g, tuple(out[sub].shape))
         return out
     pos = _positions(xp, shape, index)
     flat = xp.reshape(g, (-1,))
@@ -1334,7 +1370,7 @@ def step(
     if visit is None:
         grad = node.grad
         if grad is None or (type(grad) is float and grad == 0.0):  # 0.0: an optimizer's zero_grad
-            node.grad = g if type(g) is Tensor else xp.asarray(g, copy=True)  # a copy: g may be shared
+            node.grad = g if type(g) is Tensor else _fresh(node, g)
         else:
             node.grad = grad + g
     else:
@@ -1364,6 +1400,15 @@ def step(
                     check_backward(node, [ga if b is a else 0.0 for b in node._children])  # type: ignore[arg-type]
                 kg = a._g
                 a._g = ga if kg is None else kg + ga
+
+
+def _fresh(node: Tensor, g: Any) -> Array:
+    """g as a new array for node's ``.grad`` (g may be shared), in the library that wins the mix.
+
+    A Dask gradient of a NumPy leaf stays a lazy Dask array: converting it to NumPy would compute it.
+    """
+    xp = node._xp if type(g) is type(node.data) else _xp_of(node, g)
+    return xp.asarray(g, copy=True)
 
 
 def hook_result(node: Tensor, r: object, name: str) -> Any:

@@ -93,9 +93,18 @@ def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any]) -> No
             out.append((name, a.astype(np.float64, copy=False)))
             key.append("a")
         return
+    if type(x).__module__.startswith("dask."):
+        raise ChunkedArgument(
+            f"agrad.compile: {name} is a Dask array; call the compiled function with it (each chunk runs the "
+            "NumPy program, agrad.distributed); lower() and trace_seconds() take NumPy arrays"
+        )
     raise TypeError(
         f"agrad.compile: {name} must be a number, a NumPy array, or a list/tuple of them, got {type(x).__name__}: {x!r}"
     )
+
+
+class ChunkedArgument(TypeError):
+    """An argument is a chunked (Dask) array: the call goes to ``agrad.distributed.call_compiled``."""
 
 
 def _is_array(x: object) -> bool:
@@ -306,7 +315,12 @@ class CompiledFunction:
     # -- calling ------------------------------------------------------------------------
 
     def __call__(self, *args: Any) -> Any:
-        entry, leaves = self._entry(args)
+        try:
+            entry, leaves = self._entry(args)
+        except ChunkedArgument:
+            from agrad.distributed import call_compiled
+
+            return call_compiled(self, args)
         values = [x for _, x in leaves]
         batched = tuple(type(x) is not float for x in values)
         caps = [v.data for v in entry.graph.captured]
