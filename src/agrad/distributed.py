@@ -18,6 +18,7 @@ Needs ``pip install "agrad[dask]"``; imported lazily, never by ``import agrad``.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -66,7 +67,12 @@ def value_and_grad(
         )
     out.backward()
     grads = [leaf._xp.zeros_like(leaf.data) if leaf.grad is None else leaf.grad for leaf in leaves]
-    value, *gs = dask.compute(out.data, *grads, **compute)
+    try:
+        value, *gs = dask.compute(out.data, *grads, **compute)
+    except BaseException as e:  # a cluster gone, a task failed: the caller still has the old parameters
+        if sys.version_info >= (3, 11):
+            e.add_note("agrad.distributed.value_and_grad: the step did not complete; the parameters are unchanged")
+        raise
     return float(value), list(gs)
 
 

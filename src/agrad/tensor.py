@@ -1087,7 +1087,19 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     old = _shape_of(_data(x))
     if len(old) > len(s) or not all(m == n or m == 1 for m, n in zip(reversed(old), reversed(s))):
         raise ValueError(f"broadcast_to: a Tensor of shape {old} cannot be broadcast to shape {s}")
-    return _shaped("broadcast_to", x, lambda xp, a: xp.broadcast_to(a, s), s)
+    return _shaped("broadcast_to", x, lambda xp, a: _broadcast_data(xp, a, s), s)
+
+
+def _broadcast_data(xp: Any, a: Array, s: tuple[int, ...]) -> Array:
+    if hasattr(a, "chunks") and s and 0 not in s and tuple(a.shape) != s:
+        # Dask: an axis made by broadcasting would be one chunk (all rows at once, copied whole whenever it
+        # moves between workers); give it Dask's "auto" chunks, sized by its array.chunk-size setting
+        from dask.array.core import normalize_chunks
+
+        lead = len(s) - len(a.shape)
+        spec = tuple(a.chunks[i - lead] if i >= lead and a.shape[i - lead] == n else "auto" for i, n in enumerate(s))
+        return xp.broadcast_to(a, s, chunks=normalize_chunks(spec, s, dtype=a.dtype))  # type: ignore[no-untyped-call]
+    return xp.broadcast_to(a, s)
 
 
 def expand_dims(x: Any, axis: int) -> Any:
