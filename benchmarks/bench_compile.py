@@ -1,18 +1,26 @@
-"""agrad.compile against micrograd, eager agrad, plain Python and PyTorch, in one process.
+"""agrad.compile against micrograd, eager agrad, PyTorch and JAX, in one process, interleaved.
 
-Three measurements, each reporting min and median over repeats and printing ratios:
+Each measurement reports min and median over repeats and prints ratios; the
+engines take turns within each repeat, so a busy machine slows them alike.
+Everything is float64 on one thread (NumPy's BLAS, PyTorch, and XLA via
+XLA_FLAGS, all set before the libraries load).
 
 1. micrograd's demo training step: MLP(2, [16, 16, 1]), 100 two-moons points,
    max-margin loss + L2 (alpha 1e-4), full batch, SGD with micrograd's learning
-   rate schedule. micrograd 0.1.0, eager agrad, compiled agrad (the per-sample
-   loss traced once and run over the batch by the NumPy executor) and the same
-   step on PyTorch float64 tensors (2 threads), all from the same weights.
-2. A 100,000-node random scalar graph (benchmarks/bench_graph.py's recipe):
-   compiled forward + backward on floats, per node, against eager agrad and
-   against plain Python arithmetic on floats (the floor). Compile time is
-   reported separately.
+   rate schedule, the loss read back every step (the demo prints it). Compiled
+   agrad (the per-sample loss traced once and run over the batch by the native
+   executor, and by the NumPy one), ``jax.jit`` of the whole step (loss, gradient
+   and update), PyTorch, eager agrad and micrograd 0.1.0, all from the same
+   weights and reaching the same loss. Also: the arithmetic floor of the step
+   (its floating-point operations at this core's measured matmul rate).
+2. A 100,000-op random scalar graph (benchmarks/bench_graph.py's recipe), and
+   a 6,000-op one: compiled forward + backward on floats, per node, against
+   eager agrad and against straight-line float arithmetic (the floor). Compile
+   time apart.
 3. MLP(2, [16, 16, 1]) forward + backward on a batch of 10,000: samples per
-   second, compiled agrad against PyTorch.
+   second, compiled agrad against PyTorch and ``jax.jit``.
+4. The start of ``agrad demo --compile`` (a fresh process: import, trace,
+   compile, 1 step), with an empty native cache and again with it filled.
 
     python benchmarks/bench_compile.py [--repeats 7] [--quick]
 """
@@ -29,9 +37,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-# One BLAS thread for NumPy: agrad's matrices here are tiny, and idle OpenBLAS threads
-# spinning on the 2 cores would slow PyTorch's own 2 threads, which is not a fair race.
+# One thread everywhere, set before the libraries load: NumPy's BLAS, and XLA's CPU backend.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 import numpy as np
 
 import agrad
@@ -57,6 +65,27 @@ def stats(t: list[float], scale: float = 1e3, unit: str = "ms") -> str:
     return f"min {min(t) * scale:9.3f} {unit}   median {statistics.median(t) * scale:9.3f} {unit}"
 
 
+def ratios(times: dict[str, list[float]], ours: str, indent: str = "   ") -> None:
+    c = times[ours]
+    for name, t in times.items():
+        if name != ours:
+            r_min, r_med = min(t) / min(c), statistics.median(t) / statistics.median(c)
+            print(f"{indent}{ours} vs {name:22s}: {r_min:7.2f}x faster (min), {r_med:7.2f}x (median)")
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def matmul_gflops() -> float:
+    """This core's float64 matrix-product rate (one BLAS thread): the arithmetic ceiling."""
+    a = np.random.default_rng(0).uniform(size=(384, 384))
+    t = min(timed(lambda _: a @ a, 7, 5))
+    return 2 * 384**3 / t / 1e9
+
+
 # -- 1. micrograd's demo step -------------------------------------------------------------
 
 
@@ -70,49 +99,39 @@ def hinge_per_sample(model: MLP) -> Callable[..., Any]:
     return loss
 
 
-def compiled_step(X: list[list[float]], y: list[int]) -> Callable[[int, int], float]:
+def compiled_step(X: list[list[float]], y: list[int], executor: str = "auto") -> Callable[[int, int], float]:
     random.seed(SEED)
     model = MLP(2, [16, 16, 1])  # the global seed, as bench_moons: the same weights as micrograd
-    opt = agrad.optim.SGD(model.parameters(), lr=1.0)
-    step = agrad.compile(hinge_per_sample(model), params=model.parameters(), reduce="mean")
+    params = model.parameters()
+    step = agrad.compile(hinge_per_sample(model), params=params, reduce="mean", executor=executor)
     x0, x1, ys = np.array([x[0] for x in X]), np.array([x[1] for x in X]), np.array(y, dtype=float)
 
     def run(k: int, steps: int) -> float:
-        opt.zero_grad()
-        loss = step(x0, x1, ys)
-        opt.lr = 1.0 - 0.9 * k / steps
-        opt.step()
-        return loss
+        loss = step(x0, x1, ys)  # adds the gradient to each p.grad, which the last step left at 0
+        lr = 1.0 - 0.9 * k / steps
+        for p in params:  # the demo's update, as micrograd, PyTorch and JAX run it here, then zero_grad
+            p.data -= lr * p.grad
+            p.grad = 0.0
+        return float(loss)
 
+    run.step = step  # type: ignore[attr-defined]
+    run.args = (x0, x1, ys)  # type: ignore[attr-defined]
     return run
 
 
-def torch_mlp(sizes: list[int], model: MLP) -> list[Any]:
+def layers(model: MLP) -> list[tuple[Any, Any]]:
+    """Each layer's weights (out x in) and biases as NumPy arrays."""
+    return [
+        (np.array([[w.data for w in n.w] for n in layer.neurons]), np.array([n.b.data for n in layer.neurons]))
+        for layer in model.layers
+    ]
+
+
+def torch_step(X: list[list[float]], y: list[int]) -> Callable[[int, int], float]:
     import torch
 
-    ps = []
-    for layer in model.layers:
-        ps.append(torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64, requires_grad=True))
-        ps.append(torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64, requires_grad=True))
-    return ps
-
-
-def torch_forward(ps: list[Any], X: Any) -> Any:
-    import torch
-
-    h = X
-    for i in range(0, len(ps), 2):
-        h = h @ ps[i].T + ps[i + 1]
-        h = torch.relu(h) if i + 2 < len(ps) else h
-    return h[:, 0]
-
-
-def torch_step(X: list[list[float]], y: list[int], threads: int = 2) -> Callable[[int, int], float]:
-    import torch
-
-    torch.set_num_threads(threads)
     random.seed(SEED)
-    ps = torch_mlp([2, 16, 16, 1], MLP(2, [16, 16, 1]))
+    ps = [torch.tensor(a, requires_grad=True) for wb in layers(MLP(2, [16, 16, 1])) for a in wb]
     tx, ty = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
 
     def run(k: int, steps: int) -> float:
@@ -129,28 +148,83 @@ def torch_step(X: list[list[float]], y: list[int], threads: int = 2) -> Callable
     return run
 
 
-def bench_moons(repeats: int, steps: int, quick: bool) -> dict[str, list[float]]:
+def torch_forward(ps: list[Any], X: Any) -> Any:
+    import torch
+
+    h = X
+    for i in range(0, len(ps), 2):
+        h = h @ ps[i].T + ps[i + 1]
+        h = torch.relu(h) if i + 2 < len(ps) else h
+    return h[:, 0]
+
+
+def jax_loss(X: Any, y: Any) -> Callable[[list[Any]], Any]:
+    import jax
+    import jax.numpy as jnp
+
+    def loss(ps: list[Any]) -> Any:
+        h = X
+        for i in range(0, len(ps), 2):
+            h = h @ ps[i].T + ps[i + 1]
+            h = jax.nn.relu(h) if i + 2 < len(ps) else h
+        return jnp.mean(jax.nn.relu(1.0 - y * h[:, 0])) + ALPHA * sum(jnp.sum(p * p) for p in ps)
+
+    return loss
+
+
+def jax_step(X: list[list[float]], y: list[int]) -> Callable[[int, int], float]:
+    """``jax.jit`` of the whole step: loss, gradient and the SGD update, one XLA call."""
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_enable_x64", True)
+    random.seed(SEED)
+    state = [[jnp.asarray(a) for wb in layers(MLP(2, [16, 16, 1])) for a in wb]]
+    loss = jax_loss(jnp.asarray(np.array(X)), jnp.asarray(np.array(y, dtype=float)))
+
+    @jax.jit
+    def update(ps: list[Any], lr: Any) -> tuple[list[Any], Any]:
+        value, grads = jax.value_and_grad(loss)(ps)
+        return [p - lr * g for p, g in zip(ps, grads)], value
+
+    def run(k: int, steps: int) -> float:
+        state[0], value = update(state[0], 1.0 - 0.9 * k / steps)
+        return float(value)  # read back each step, as the demo prints it
+
+    return run
+
+
+def bench_moons(repeats: int, steps: int, quick: bool) -> None:
     X, labels = agrad.datasets.make_moons(100, noise=0.1, seed=SEED)
     y = [2 * c - 1 for c in labels]
-    engines: dict[str, Callable[..., Any]] = {"compiled agrad": compiled_step}
-    if _has_torch():
-        # 2 threads is the anchor; 1 thread is printed too, as 2 threads suffer most when
-        # another process holds one of the cores.
-        engines["torch (2 threads)"] = torch_step
-        engines["torch (1 thread)"] = lambda X, y: torch_step(X, y, 1)
+    engines: dict[str, Callable[..., Any]] = {}
+    from agrad.compile import native
+
+    if native.available():
+        engines["compiled agrad (native)"] = lambda X, y: compiled_step(X, y, "native")
+    engines["compiled agrad (numpy)"] = lambda X, y: compiled_step(X, y, "numpy")
+    if _has("jax"):
+        engines["jax.jit"] = jax_step
+    if _has("torch"):
+        import torch
+
+        torch.set_num_threads(1)
+        engines["torch"] = torch_step
     engines["eager agrad"] = agrad_step
     if not quick:
         engines["micrograd"] = micrograd_step
-    times: dict[str, list[float]] = {}
-    first: dict[str, list[float]] = {}
+    ours = next(iter(engines))
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    first: dict[str, list[float]] = {name: [] for name in engines}
     losses: dict[str, list[float]] = {}
-    for name, make in engines.items():
-        slow = name in ("micrograd", "eager agrad")
-        times[name], first[name] = [], []
-        for _ in range(1 if slow and quick else repeats if not slow else max(2, repeats // 3)):
+    for r in range(repeats):
+        for name, make in engines.items():  # interleaved: every engine once per repeat
+            slow = name in ("micrograd", "eager agrad")
+            if slow and r >= (1 if quick else max(2, repeats // 3)):
+                continue
             step = make(X, y)
             t0 = time.perf_counter()
-            step(0, steps)  # compiled agrad traces and generates code here: reported apart, not in the ratios
+            step(0, steps)  # compile-time work happens here: reported apart, not in the ratios
             first[name].append(time.perf_counter() - t0)
             trace = []
             for k in range(1, steps):
@@ -159,19 +233,39 @@ def bench_moons(repeats: int, steps: int, quick: bool) -> dict[str, list[float]]
                 times[name].append(time.perf_counter() - t0)
                 trace.append(float(loss[0] if isinstance(loss, tuple) else loss))
             losses[name] = trace
+    parts = {}
+    if "compiled agrad (native)" in engines:  # where the native step's time goes
+        run = compiled_step(X, y, "native")
+        run(0, steps)
+        f, args = run.step, run.args  # type: ignore[attr-defined]
+        prog = f.lower(*args)
+        caps = [v.data for v in f.params]
+        flat = list(args)
+        parts["native program alone (arrays in, gradients out)"] = timed(lambda _: prog(flat, caps, 100), repeats, 50)
+        parts["compiled call (+ reading and adding to 337 Values)"] = timed(lambda _: f(*args), repeats, 50)
     print("1. micrograd's demo step: MLP(2, [16, 16, 1]), 100 moons, max-margin + L2, full batch, SGD")
     for name, t in times.items():
-        print(f"   {name:18s} {stats(t)}   loss after {steps} steps {losses[name][-1]:.12f}")
-    print(f"   compiled agrad's first step (trace + generate code + run): {stats(first['compiled agrad'])}")
-    c = times["compiled agrad"]
-    for name in times:
-        if name != "compiled agrad":
-            r_min, r_med = min(times[name]) / min(c), statistics.median(times[name]) / statistics.median(c)
-            print(f"   compiled agrad vs {name:18s}: {r_min:8.1f}x faster (min), {r_med:8.1f}x (median)")
+        print(f"   {name:24s} {stats(t)}   loss after {steps} steps {losses[name][-1]:.15f}")
+    for name in engines:
+        if name.startswith("compiled") or name == "jax.jit":
+            print(f"   {name}: first step (trace + compile or load + run) {stats(first[name])}")
+    for name, t in parts.items():
+        print(f"   {name}: {stats(t)}")
+    ratios(times, ours)
     ref = losses.get("micrograd", losses["eager agrad"])
-    gap = max(abs(a - b) for a, b in zip(losses["compiled agrad"], ref))
-    print(f"   largest loss difference, compiled vs {'micrograd' if 'micrograd' in losses else 'eager'}: {gap:.1e}")
-    return times
+    for name in losses:
+        gap = max(abs(a - b) for a, b in zip(losses[name], ref))
+        print(f"   largest loss difference, {name} vs {'micrograd' if 'micrograd' in losses else 'eager'}: {gap:.1e}")
+    # The step's arithmetic: per sample a forward (304 multiply-adds), the weight
+    # gradients (304) and the hidden activations' gradients (16*16 + 16); then L2 and SGD.
+    flops = 100 * 2 * (304 + 304 + 272) + 3 * 2 * 337
+    rate = matmul_gflops()
+    floor = flops / (rate * 1e9)
+    print(
+        f"   arithmetic floor: {flops:,} flops at this core's float64 matmul rate "
+        f"({rate:.1f} GFLOP/s) = {floor * 1e6:.1f} us; "
+        + ", ".join(f"{n} is {min(t) / floor:.0f}x it" for n, t in times.items() if n in (ours, "jax.jit", "torch"))
+    )
 
 
 # -- 2. a 100,000-node random graph ------------------------------------------------------
@@ -202,100 +296,136 @@ def graph_fn(ops: list[tuple[int, int, int]]) -> Callable[..., Any]:
 
 
 def bench_graph(n: int, repeats: int) -> None:
+    from agrad.compile import native
+
     ops = recipe(n)
     f = graph_fn(ops)
     rng = random.Random(1)
     xs = [rng.uniform(-1, 1) for _ in range(16)]
-    vg = agrad.compile(agrad.value_and_grad(f, argnums=tuple(range(16))), executor="python")
-    t0 = time.perf_counter()
-    vg.lower(*xs)
-    compile_s = time.perf_counter() - t0
-    nodes = len(next(iter(vg.traces.values())).graph)
-    value, grads = vg(*xs)
-
-    def eager(_: int) -> None:
-        vs = [agrad.Value(x) for x in xs]
-        out = f(*vs)
-        out.backward()
-
     vs = [agrad.Value(x) for x in xs]
     out = f(*vs)
     out.backward()
-    assert abs(out.data - value) <= 1e-12 * max(1.0, abs(value)), (out.data, value)
-    assert all(abs(v.grad - g) <= 1e-9 * max(1.0, abs(v.grad)) for v, g in zip(vs, grads))
+    want, want_g = out.data, [v.grad for v in vs]
     del out, vs
     gc.collect()
-    t_c = timed(lambda k: vg(*xs), repeats)
-    t_p = timed(lambda k: f(*xs), repeats)
-    straight = agrad.compile(f, executor="python")  # the forward alone, as straight-line float arithmetic
+    executors = ["python"] + (["native"] if native.available() else [])
+    compiled, compile_s = {}, {}
+    for ex in executors:
+        vg = agrad.compile(agrad.value_and_grad(f, argnums=tuple(range(16))), executor=ex)
+        t0 = time.perf_counter()
+        vg.lower(*xs)
+        compile_s[f"{ex} (ran as {vg.last_executor})"] = time.perf_counter() - t0
+        value, grads = vg(*xs)
+        assert abs(want - value) <= 1e-12 * max(1.0, abs(value)), (ex, want, value)
+        assert all(abs(a - b) <= 1e-9 * max(1.0, abs(a)) for a, b in zip(want_g, grads)), ex
+        compiled[f"compiled {vg.last_executor} fwd+bwd"] = vg
+    nodes = len(next(iter(vg.traces.values())).graph)
+    straight = agrad.compile(f, executor="python")  # the forward alone, one line of float arithmetic per node
     straight(*xs)
-    t_s = timed(lambda k: straight(*xs), repeats)
-    t_e = timed(eager, max(2, repeats // 2))
+
+    def eager(_: int) -> None:
+        vs = [agrad.Value(x) for x in xs]
+        f(*vs).backward()
+
+    times: dict[str, list[float]] = {name: [] for name in compiled}
+    times["straight-line Python fwd"] = []
+    times["eager agrad fwd+bwd"] = []
+    for r in range(repeats):
+        for name, vg in compiled.items():
+            times[name] += timed(lambda k, vg=vg: vg(*xs), 1)
+        times["straight-line Python fwd"] += timed(lambda k: straight(*xs), 1)
+        if r < max(2, repeats // 2):
+            times["eager agrad fwd+bwd"] += timed(eager, 1)
     us = 1e6 / nodes
     print(f"2. random scalar graph, {nodes} nodes (+ * relu pow), forward + backward on floats")
-    print(f"   compile (trace + generate + byte-compile): {compile_s:.2f} s, once per call signature")
-    print(f"   compiled fwd+bwd   {stats(t_c, us, 'us/node')}")
-    print(f"   plain Python fwd   {stats(t_p, us, 'us/node')}   (floats through the recipe's loop)")
-    print(f"   straight-line fwd  {stats(t_s, us, 'us/node')}   (one line of float arithmetic per node: the floor)")
-    print(f"   eager agrad fwd+bwd {stats(t_e, us, 'us/node')}")
-    print(
-        f"   compiled is {min(t_e) / min(t_c):.1f}x faster than eager; "
-        f"{min(t_c) / min(t_p):.2f}x the recipe's loop, {min(t_c) / min(t_s):.2f}x straight-line forward (min)"
-    )
+    for ex, sec in compile_s.items():
+        print(f"   compile with executor={ex}: {sec:.2f} s, once per call signature (native: cached on disk)")
+    for name, t in times.items():
+        print(f"   {name:26s} {stats(t, us, 'us/node')}")
+    s = min(times["straight-line Python fwd"])
+    for name in compiled:
+        t = min(times[name])
+        print(f"   {name}: {min(times['eager agrad fwd+bwd']) / t:.1f}x faster than eager, {t / s:.2f}x the floor")
 
 
 # -- 3. MLP on a batch of 10,000 ---------------------------------------------------------
 
 
-def torch_batch_step(X: Any, Y: Any, threads: int) -> Callable[[int], None]:
-    import torch
-
-    torch.set_num_threads(threads)
-    random.seed(SEED)
-    ps = torch_mlp([2, 16, 16, 1], MLP(2, [16, 16, 1]))
-    tx, ty = torch.tensor(X), torch.tensor(Y)
-
-    def step(_: int) -> None:
-        loss = torch.relu(1 - ty * torch_forward(ps, tx)).mean() + ALPHA * sum((p * p).sum() for p in ps)
-        for p in ps:
-            p.grad = None
-        loss.backward()
-
-    return step
-
-
 def bench_batch(batch: int, repeats: int) -> None:
+    from agrad.compile import native
+
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, size=(batch, 2))
     Y = np.where(X[:, 0] * X[:, 1] > 0, 1.0, -1.0)
     random.seed(SEED)
     model = MLP(2, [16, 16, 1])
-    step = agrad.compile(hinge_per_sample(model), params=model.parameters(), reduce="mean")
+    params = model.parameters()
+    weights = layers(model)
+    engines: dict[str, Callable[[int], Any]] = {}
+    for ex in ("native", "numpy") if native.available() else ("numpy",):
+        step = agrad.compile(hinge_per_sample(model), params=model.parameters(), reduce="mean", executor=ex)
 
-    def ours(_: int) -> None:
-        model.zero_grad()
-        step(X[:, 0], X[:, 1], Y)
+        def ours(_: int, step: Any = step) -> float:
+            for p in params:
+                p.grad = 0.0
+            return float(step(X[:, 0], X[:, 1], Y))
 
-    ours(0)
-    t_a = timed(ours, repeats)
+        engines[f"compiled agrad ({ex})"] = ours
+    if _has("jax"):
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+        vg = jax.jit(jax.value_and_grad(jax_loss(jnp.asarray(X), jnp.asarray(Y))))
+        jps = [jnp.asarray(a) for wb in weights for a in wb]
+        engines["jax.jit"] = lambda _: float(jax.block_until_ready(vg(jps))[0])
+    if _has("torch"):
+        import torch
+
+        torch.set_num_threads(1)
+        ps = [torch.tensor(a, requires_grad=True) for wb in weights for a in wb]
+        tx, ty = torch.tensor(X), torch.tensor(Y)
+
+        def theirs(_: int) -> float:
+            loss = torch.relu(1 - ty * torch_forward(ps, tx)).mean() + ALPHA * sum((p * p).sum() for p in ps)
+            for p in ps:
+                p.grad = None
+            loss.backward()
+            return loss.item()
+
+        engines["torch"] = theirs
+    values = {name: fn(0) for name, fn in engines.items()}  # warm up; every engine computes the same loss
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, fn in engines.items():
+            times[name] += timed(fn, 1)
     print(f"3. MLP(2, [16, 16, 1]) forward + backward (hinge + L2), batch of {batch}")
-    print(f"   compiled agrad     {stats(t_a)}   {batch / min(t_a):12,.0f} samples/s (best)")
-    for threads in (2, 1) if _has_torch() else ():
-        theirs = torch_batch_step(X, Y, threads)
-        theirs(0)
-        t_t = timed(theirs, repeats)
-        name = f"torch ({threads} thread{'s' if threads > 1 else ''})"
-        print(f"   {name:18s} {stats(t_t)}   {batch / min(t_t):12,.0f} samples/s (best)")
-        print(
-            f"   compiled agrad / {name} throughput: {min(t_t) / min(t_a):.2f} (min), "
-            f"{statistics.median(t_t) / statistics.median(t_a):.2f} (median)"
-        )
+    for name, t in times.items():
+        print(f"   {name:24s} {stats(t)}   {batch / min(t):12,.0f} samples/s (best)   loss {values[name]:.15f}")
+    ratios(times, next(iter(engines)))
 
 
-def _has_torch() -> bool:
-    import importlib.util
+# -- 4. the start of agrad demo --compile ----------------------------------------------------
 
-    return importlib.util.find_spec("torch") is not None
+
+def bench_start() -> None:
+    import subprocess
+    import tempfile
+
+    from agrad.compile import native
+
+    if not native.available():
+        return
+    print("4. agrad demo --compile --steps 1, a fresh process each time (import, trace, compile or load, one step)")
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        env = dict(os.environ, AGRAD_CACHE_DIR=cache)
+        cmd = [sys.executable, "-m", "agrad", "demo", "--steps", "1", "--no-progress", "--out", out]
+        runs = [("--compile, empty native cache", True), ("--compile, cache filled by the run before", True)]
+        runs += [("without --compile (eager), for reference", False), ("--compile, cache filled", True)]
+        for label, compiled in runs:
+            t0 = time.perf_counter()
+            subprocess.run(cmd + ["--compile"] * compiled, env=env, check=True, capture_output=True)
+            print(f"   {label:42s} {time.perf_counter() - t0:6.2f} s")
 
 
 def main() -> None:
@@ -305,12 +435,20 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=100_000, help="random graph size (100000)")
     ap.add_argument("--batch", type=int, default=10_000, help="batch for the MLP throughput (10000)")
     ap.add_argument("--quick", action="store_true", help="skip micrograd, fewer slow repeats")
+    ap.add_argument("--only", type=int, choices=(1, 2, 3, 4), help="run one measurement")
     args = ap.parse_args()
     sys.setrecursionlimit(100_000)  # micrograd's recursive toposort
     print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, agrad {agrad.__version__}")
-    bench_moons(args.repeats, args.steps, args.quick)
-    bench_graph(args.nodes, args.repeats)
-    bench_batch(args.batch, args.repeats)
+    runs = {
+        1: lambda: bench_moons(args.repeats, args.steps, args.quick),
+        # 100,000 ops is past the native executor's limit (it falls back); 6,000 ops is within it.
+        2: lambda: [bench_graph(n, args.repeats) for n in (args.nodes, 6_000)],
+        3: lambda: bench_batch(args.batch, args.repeats),
+        4: bench_start,
+    }
+    for k, run in runs.items():
+        if args.only in (None, k):
+            run()
 
 
 if __name__ == "__main__":

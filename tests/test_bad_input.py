@@ -94,7 +94,7 @@ def test_backward_rejects_a_bad_gradient_and_a_bad_root() -> None:
     y = Value(2.0) * 3
     with pytest.raises(TypeError, match="backward's gradient must be a real number or a Value, got str"):
         y.backward("1")
-    with pytest.raises(TypeError, match="backward expects a Value, got float"):
+    with pytest.raises(TypeError, match="backward expects a Value or a Tensor, got float"):
         agrad.backward(2.0)  # type: ignore[arg-type]
 
 

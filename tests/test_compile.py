@@ -1,8 +1,9 @@
 """agrad.compile against eager agrad (within 1e-12), central differences and PyTorch.
 
-Every random graph runs three ways: eager Values with backward(), the
-generated Python executor, and the level-scheduled NumPy executor (on floats
-and on a batch, sample by sample).
+Every random graph runs four ways: eager Values with backward(), the
+generated Python executor, the level-scheduled NumPy executor and the native
+(C) executor, on floats and on a batch, sample by sample. The native tests skip
+where cffi or a C compiler is missing.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from oracles import central_diff
 
 import agrad
 from agrad import Value
+from agrad.compile import native
 from agrad.compile.symbolic import FORWARD
 
 TOL = 1e-12
+NATIVE = pytest.param(
+    "native", marks=pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler")
+)
 
 
 def close(a: float, b: float, tol: float = TOL) -> bool:
@@ -102,7 +107,7 @@ def test_every_op_has_forward_code() -> None:
 
 
 @pytest.mark.parametrize("seed", range(12))
-@pytest.mark.parametrize("executor", ["python", "numpy"])
+@pytest.mark.parametrize("executor", ["python", "numpy", NATIVE])
 def test_random_graph_floats_match_eager(seed: int, executor: str) -> None:
     f = program(seed, 4, 60, list(STEPS))
     vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2, 3)), executor=executor)
@@ -112,15 +117,17 @@ def test_random_graph_floats_match_eager(seed: int, executor: str) -> None:
         ev, eg = eager(f, xs)
         assert type(value) is float and close(value, ev)
         assert all(type(g) is float and close(g, e) for g, e in zip(grads, eg)), (grads, eg)
-    assert len(vg.traces) == 1
+    assert len(vg.traces) == 1 and vg.last_executor == executor
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_random_graph_batch_matches_eager_per_sample(seed: int) -> None:
+@pytest.mark.parametrize("executor", ["numpy", NATIVE])
+def test_random_graph_batch_matches_eager_per_sample(seed: int, executor: str) -> None:
     f = program(seed, 3, 50, list(STEPS))
     xs = np.array([inputs(seed * 7 + b, 3) for b in range(9)])  # 9 samples of 3 inputs
-    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2)))
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2)), executor=executor)
     value, grads = vg(xs[:, 0], xs[:, 1], xs[:, 2])
+    assert vg.last_executor == executor
     assert value.shape == (9,) and all(g.shape == (9,) for g in grads)
     for b in range(9):
         ev, eg = eager(f, list(xs[b]))
@@ -130,12 +137,13 @@ def test_random_graph_batch_matches_eager_per_sample(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("reduce", [None, "sum", "mean"])
-def test_random_graph_with_number_and_array_arguments(seed: int, reduce: str | None) -> None:
+@pytest.mark.parametrize("executor", ["numpy", NATIVE])
+def test_random_graph_with_number_and_array_arguments(seed: int, reduce: str | None, executor: str) -> None:
     # Arguments 0 and 1 are numbers (parameters), 2 and 3 arrays: every mix of operand kinds.
     f = program(seed + 100, 4, 60, list(STEPS))
     ps = inputs(seed, 2)
     data = np.array([inputs(seed * 5 + b, 2) for b in range(6)])
-    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2, 3)), reduce=reduce)
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2, 3)), reduce=reduce, executor=executor)
     value, grads = vg(ps[0], ps[1], data[:, 0], data[:, 1])
     per_sample = [eager(f, [*ps, *data[b]]) for b in range(6)]
     if reduce is None:
@@ -201,7 +209,7 @@ def hinge_step(model: agrad.nn.MLP, alpha: float) -> Callable[..., Any]:
     return loss
 
 
-@pytest.mark.parametrize("executor", ["numpy", "python"])
+@pytest.mark.parametrize("executor", ["numpy", "python", NATIVE])
 def test_mlp_step_matches_eager(executor: str) -> None:
     model = agrad.nn.MLP(2, [16, 16, 1], seed=3)
     X, Y = moons()
@@ -212,9 +220,10 @@ def test_mlp_step_matches_eager(executor: str) -> None:
     total.backward()
     want = [p.grad for p in params]
     model.zero_grad()
-    if executor == "numpy":
-        step = agrad.compile(loss, params=params, reduce="mean")
+    if executor != "python":
+        step = agrad.compile(loss, params=params, reduce="mean", executor=executor)
         got_loss = step(X[:, 0], X[:, 1], Y)
+        assert step.last_executor == executor
     else:  # floats: one compiled call per sample, gradients accumulate in .grad
         step = agrad.compile(loss, params=params, executor="python")
         got_loss = sum(step(float(a), float(b), float(c)) for (a, b), c in zip(X, Y)) / len(Y)
@@ -327,7 +336,7 @@ def test_captured_values_are_read_live() -> None:
     assert f(3.0) == 15.0
 
 
-@pytest.mark.parametrize("executor", ["python", "numpy"])
+@pytest.mark.parametrize("executor", ["python", "numpy", NATIVE])
 def test_ieee_edges_match_eager(executor: str) -> None:
     def f(x: Any, y: Any) -> Any:
         return agrad.log(x) + 1.0 / x + agrad.exp(y) + agrad.sqrt(x - 1.0) + x**-1.0
@@ -487,9 +496,125 @@ def test_auto_executor_by_kind_and_graph_shape(monkeypatch: pytest.MonkeyPatch) 
     f(0.5)
     assert f.last_executor == "python"
     f(np.ones(3))
-    assert f.last_executor == "numpy"
+    assert f.last_executor == ("native" if native.available() else "numpy")
     monkeypatch.setattr(api, "PYTHON_MAX_NODES", 100)  # both graphs now count as large
     xs = [0.01 * i for i in range(64)]
     assert close(h(*xs), wide(*xs)) and h.last_executor == "numpy"
     g = agrad.compile(chain)
     assert close(g(0.5), chain(0.5)) and g.last_executor == "python"
+
+
+# -- the native executor: edges, fallbacks and the cache on disk ---------------------------
+
+EDGES = [0.0, -0.0, 1.0, -1.0, 1e-300, 1000.0, -1000.0, math.inf, -math.inf, math.nan, 0.5, -8.0]
+
+
+@pytest.mark.parametrize("executor", ["numpy", NATIVE])
+@pytest.mark.parametrize("op", sorted(STEPS))
+def test_every_op_at_ieee_edges_matches_eager_per_sample(op: str, executor: str) -> None:
+    # Raw ops (no bounding steps): inf, nan, signed zeros and overflow flow as in eager agrad.
+    raw: dict[str, Callable[..., Any]] = {
+        "+": lambda a, b: a + b,
+        "*": lambda a, b: a * b,
+        "/": lambda a, b: a / b,
+        "**": lambda a, b: a**3,
+        "pow": lambda a, b: a**b,
+        "exp": lambda a, b: agrad.exp(a),
+        "log": lambda a, b: agrad.log(a),
+        "sqrt": lambda a, b: agrad.sqrt(a),
+    }
+    f = raw.get(op, STEPS[op])
+    pairs = [(a, b) for a in EDGES for b in [*EDGES[:6], 3.0, 1 / 3]]
+    xs, ys = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)), executor=executor)
+    value, (gx, gy) = vg(xs, ys)
+    assert vg.last_executor == executor
+    for k, (a, b) in enumerate(pairs):
+        va, vb = Value(a), Value(b)
+        out = f(va, vb)
+        want = out.data if isinstance(out, Value) else float(out)
+        if isinstance(out, Value):
+            out.backward()
+        got = [float(value[k]), float(gx[k]), float(gy[k])]
+        assert all(close(x, y) for x, y in zip(got, [want, va.grad, vb.grad])), (op, a, b, got)
+
+
+@pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler")
+def test_native_program_is_cached_on_disk(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGRAD_CACHE_DIR", str(tmp_path))
+    f = lambda w, x: agrad.tanh(w * x) + w * w  # noqa: E731
+    x = np.linspace(-1.0, 1.0, 7)
+    first = agrad.compile(agrad.value_and_grad(f), reduce="sum", executor="native")(0.3, x)
+    libs = list(tmp_path.glob("agrad_native_*.so"))
+    assert len(libs) == 1 and not list(tmp_path.glob(".build-*"))  # the build folder is gone
+
+    # A second compile of the same program (a new process, here a new trace) loads the library
+    # from the cache: no compiler is needed, and the results are the same.
+    def no_compiler(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the C compiler ran for a program in the cache")
+
+    monkeypatch.setattr(native.subprocess, "run", no_compiler)
+    again = agrad.compile(agrad.value_and_grad(f), reduce="sum", executor="native")
+    assert again(0.3, x) == first and again.last_executor == "native"
+    want = sum(eager(f, [0.3, float(t)])[1][0] for t in x)
+    assert close(first[1], want)
+
+
+@pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler")
+def test_native_falls_back_to_numpy_with_a_debug_log(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AGRAD_CACHE_DIR", str(tmp_path))
+    f = lambda w, x: agrad.sin(w * x) * x  # noqa: E731
+    x = np.linspace(-1.0, 1.0, 5)
+    want = [eager(f, [0.7, float(t)]) for t in x]
+    monkeypatch.setattr(native, "NATIVE_MAX_NODES", 2)  # too large to compile
+    with caplog.at_level(logging.DEBUG, logger="agrad.compile"):
+        g = agrad.compile(agrad.value_and_grad(f), executor="native")
+        value, grad = g(0.7, x)
+    assert g.last_executor == "numpy" and "more than NATIVE_MAX_NODES" in caplog.text
+    numbers = agrad.compile(agrad.value_and_grad(f), executor="native")  # numbers fall back to Python
+    assert close(numbers(0.7, 0.5)[1], eager(f, [0.7, 0.5])[1][0]) and numbers.last_executor == "python"
+    assert all(close(float(v), w[0]) and close(float(d), w[1][0]) for v, d, w in zip(value, grad, want))
+    monkeypatch.setattr(native, "NATIVE_MAX_NODES", 10**6)
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setattr(native, "compiler", lambda: "/bin/false")  # a compiler that fails
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="agrad.compile"):
+        h = agrad.compile(agrad.value_and_grad(f), executor="native")
+        assert close(float(h(0.7, x)[0][2]), want[2][0])
+    assert h.last_executor == "numpy" and "/bin/false failed" in caplog.text
+
+
+def test_native_without_its_dependencies_is_an_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"agrad\[native\]"):
+        agrad.compile(lambda x: x, executor="native")
+    f = agrad.compile(lambda x: x * 2.0)  # "auto" runs batches with NumPy, as before
+    assert f(np.ones(2)).tolist() == [2.0, 2.0] and f.last_executor == "numpy"
+
+
+@pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler")
+@pytest.mark.parametrize("width", [2, 4])
+def test_native_vectors_of_each_width_match_eager(width: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Machines without AVX2 run two samples per vector, those with it four: test both here
+    # (four without -mavx2 is emulated by the compiler, slower but the same numbers).
+    monkeypatch.setenv("AGRAD_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(native, "_LANES", (width, ()))
+    f = program(7, 3, 60, list(STEPS))
+    xs = np.array([inputs(70 + b, 3) for b in range(11)])  # whole vectors and a rest
+    for reduce in (None, "sum"):
+        vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1, 2)), executor="native", reduce=reduce)
+        value, grads = vg(xs[:, 0], 0.25, xs[:, 2])
+        assert (
+            vg.last_executor == "native"
+            and f"for (; b + {width} <= B; b += {width})" in vg.lower(xs[:, 0], 0.25, xs[:, 2]).text
+        )
+        per_sample = [eager(f, [xs[b, 0], 0.25, xs[b, 2]]) for b in range(11)]
+        if reduce is None:
+            assert all(close(float(value[b]), ev) for b, (ev, _) in enumerate(per_sample))
+            assert all(close(float(grads[1][b]), eg[1]) for b, (_, eg) in enumerate(per_sample))
+        else:
+            assert close(value, math.fsum(ev for ev, _ in per_sample), 1e-11)
+            assert close(grads[1], math.fsum(eg[1] for _, eg in per_sample), 1e-11)
+        assert all(close(float(grads[0][b]), eg[0]) for b, (_, eg) in enumerate(per_sample))

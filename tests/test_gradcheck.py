@@ -119,7 +119,7 @@ def test_bad_arguments_are_named_by_both_checks(check: Any) -> None:
         check(agrad.sin, 3.0)
     with pytest.raises(ValueError, match=f"{name} needs at least one input"):
         check(agrad.sin, [])
-    with pytest.raises(TypeError, match=f"{name} inputs must be real numbers, got str for input 0"):
+    with pytest.raises(TypeError, match=f"{name} inputs must be real numbers or arrays, got str for input 0"):
         check(agrad.sin, ["a"])
     with pytest.raises(TypeError, match=f"{name}: eps must be a real number, got str"):
         check(agrad.sin, [1.0], eps="x")

@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from tensor_cases import CASES, Fn, inputs
 
 import agrad
@@ -125,7 +128,7 @@ def test_gradient_matches_central_differences(name: str, k: int) -> None:
 
 def test_float32_is_kept_and_ints_become_float64() -> None:
     x = Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
-    y = (x * 2.0 + np.ones(3)).sum() if False else (x * 2.0).sum()
+    y = (x * 2.0).sum()
     y.backward()
     assert x.dtype == np.float32 and y.dtype == np.float32 and x.grad.dtype == np.float32
     assert Tensor([1, 2]).dtype == np.float64 and Tensor([True]).dtype == np.float64
@@ -142,3 +145,42 @@ def test_the_issue_example_matches_torch() -> None:
     torch.tanh(xt @ wt + 1.0).sum().backward()
     close(x.grad, xt.grad, rtol=1e-12)
     close(w.grad, wt.grad, rtol=1e-12)
+
+
+# -- random shapes: any two shapes that broadcast, any binary op, then a reduction -----------
+
+BINARY_OPS: dict[str, tuple[Fn, Fn]] = {
+    "+": (lambda x, y: x + y, lambda x, y: x + y),
+    "*": (lambda x, y: x * y, lambda x, y: x * y),
+    "/": (lambda x, y: x / (y * y + 1.0), lambda x, y: x / (y * y + 1.0)),
+    "max": (agrad.maximum, torch.maximum),
+    "pow": (lambda x, y: (x * x + 0.5) ** y, lambda x, y: (x * x + 0.5) ** y),
+}
+
+
+@given(
+    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, min_side=0, max_side=3),
+    op=st.sampled_from(sorted(BINARY_OPS)),
+    axis=st.integers(-1, 3),
+    seed=st.integers(0, 2**16),
+    backend=st.sampled_from(BACKENDS),
+)
+def test_random_broadcast_shapes_match_torch(shapes: Any, op: str, axis: int, seed: int, backend: str) -> None:
+    (sx, sy), out_shape = shapes.input_shapes, shapes.result_shape
+    rng = np.random.default_rng(seed)
+    a, b = rng.standard_normal(sx), rng.standard_normal(sy)
+    fn, tfn = BINARY_OPS[op]
+    x, y = (
+        Tensor(to_backend(np.asarray(a), backend), requires_grad=True),
+        Tensor(to_backend(np.asarray(b), backend), requires_grad=True),
+    )
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    ax = axis if len(out_shape) > max(axis, -axis - 1) else None  # reduce one axis when the result has it
+    out, tout = fn(x, y), tfn(ta, tb)
+    loss = (out * out).sum(axis=ax).sum()
+    tloss = (tout * tout).sum(dim=ax).sum() if ax is not None else (tout * tout).sum()
+    close(loss, tloss)
+    loss.backward()
+    tloss.backward()
+    close(x.grad, ta.grad)
+    close(y.grad, tb.grad)

@@ -36,6 +36,7 @@ from opinfo import OPS, OpInfo
 from strategies import MAX_DEPTH, Graph, Node, agrad_leaves, graphs, mp_eval, trust_settings
 
 import agrad
+from agrad.compile import native
 from agrad.rules import RULES
 
 torch = pytest.importorskip("torch")
@@ -298,16 +299,17 @@ def test_second_order_at_exact_points(g: Graph) -> None:
     check_graph(g, order=2)
 
 
+def _function(g: Graph) -> Any:
+    """The graph as a function of its inputs, for agrad.compile to trace."""
+    return lambda *args: g.evaluate("agrad", args)
+
+
 @trust_settings(150)
 @given(g=graphs(max_ops=30))
 def test_compiled_graphs_first_order(g: Graph) -> None:
     """agrad.compile(value_and_grad(f)) as generated Python and as NumPy over a batch: same oracles."""
     np = pytest.importorskip("numpy")
-    n = len(g.inputs)
-
-    def f(*args: Any) -> Any:
-        return g.evaluate("agrad", args)
-
+    n, f = len(g.inputs), _function(g)
     t_val, t_grad, _ = torch_derivatives(g, 1)
     with mpmath.workdps(DPS):
         exact_val = mp_eval(g, g.inputs)
@@ -325,6 +327,35 @@ def test_compiled_graphs_first_order(g: Graph) -> None:
     for k in range(1, batch):
         assert_close(f"compiled (numpy) value [{k}]", [float(vals[k])], [exact_val], [t_val])
         assert_close(f"compiled (numpy) gradient [{k}]", [float(gi[k]) for gi in grads], exact_grad, t_grad)
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal within 1e-12 (relative above 1), with nan equal to nan and infinities exact."""
+    if math.isnan(a) or math.isnan(b) or math.isinf(a) or math.isinf(b):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return abs(a - b) <= 1e-12 * max(1.0, abs(b))
+
+
+@pytest.mark.skipif(not native.available(), reason="the native executor needs cffi and a C compiler")
+@trust_settings(40)
+@given(g=graphs(max_ops=30))
+def test_native_compiled_graphs_match_eager(g: Graph) -> None:
+    """The native (C) executor over a batch against eager agrad's value and backward(), within 1e-12."""
+    np = pytest.importorskip("numpy")
+    n, f = len(g.inputs), _function(g)
+    leaves = [agrad.Value(x) for x in g.inputs]
+    out = f(*leaves)
+    if isinstance(out, agrad.Value):
+        out.backward()
+    want = [out.data if isinstance(out, agrad.Value) else float(out), *[v.grad for v in leaves]]
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=tuple(range(n))), executor="native")
+    other = [x + 0.375 for x in g.inputs]  # sample 0, traced first: a baked-in number would show
+    # Six samples: four in the loop that runs four at a time, two in the one that runs one.
+    vals, grads = vg(*[np.array([y, x, x, x, x, x]) for x, y in zip(g.inputs, other)])
+    assert vg.last_executor == "native"
+    for k in range(1, 6):
+        got = [float(vals[k]), *[float(gi[k]) for gi in grads]]
+        assert all(_same(a, b) for a, b in zip(got, want)), (k, got, want)
 
 
 def test_compiled_dot_with_a_repeated_operand() -> None:

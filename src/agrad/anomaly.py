@@ -8,6 +8,7 @@ The notes live in a weak dictionary, so a node pays nothing outside the mode.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import sys
 import weakref
@@ -15,10 +16,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agrad.modes import ANOMALY, _FlagScope, mode
+from agrad.tensor import Tensor, namespace
 from agrad.value import Value
 
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the separator: a user's agrad_x/ is not agrad's
-_where: weakref.WeakKeyDictionary[Value, str] = weakref.WeakKeyDictionary()
+# Where each node was made, by id: a WeakKeyDictionary would compare keys with ==, which is
+# elementwise for a Tensor. An entry goes when its node does.
+_where: dict[int, str] = {}
 
 
 def detect_anomaly() -> _FlagScope:
@@ -42,7 +46,10 @@ def _user_frame() -> str:
 
 
 def _describe(operands: tuple[Any, ...]) -> str:
-    """Each operand as label=value (argN when unlabeled); a Dual shows the Value or number inside it."""
+    """Each operand as label=value (argN when unlabeled); a Dual shows the Value or number inside it.
+
+    A Tensor shows its shape; an op's parameters (a Tensor op's axis, shape or index) show as they are.
+    """
     parts = []
     for i, c in enumerate(operands):
         inner = c
@@ -50,18 +57,45 @@ def _describe(operands: tuple[Any, ...]) -> str:
             inner = inner.primal
         if isinstance(inner, Value):
             parts.append(f"{inner.label or f'arg{i}'}={inner.data!r}")
-        else:
+        elif isinstance(inner, Tensor):
+            parts.append(f"{inner.label or f'arg{i}'}=Tensor of shape {inner.shape}")
+        elif hasattr(inner, "shape"):
+            parts.append(f"arg{i}=array of shape {tuple(inner.shape)} (constant)")
+        elif isinstance(inner, numbers.Real) and not isinstance(inner, bool):
             parts.append(f"arg{i}={float(inner)!r} (constant)")
+        else:
+            parts.append(f"arg{i}={inner!r} (parameter)")
     return ", ".join(parts)
 
 
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, (Value, Tensor)) else x
+
+
 def _finite(x: Any) -> bool:
-    """False if x is nan or inf; for a forward-mode Dual, if its value or any tangent inside is."""
+    """False if x is nan or inf (anywhere in an array); for a forward-mode Dual, if its value or any tangent is."""
     while hasattr(x, "tangent"):
         if not _finite(x.tangent):
             return False
         x = x.primal
-    return math.isfinite(x.data if isinstance(x, Value) else x)
+    d = _data(x)
+    if hasattr(d, "shape"):
+        xp = namespace(d)
+        return bool(xp.all(xp.isfinite(d)))
+    return math.isfinite(d)
+
+
+def _show(x: Any) -> str:
+    """A value for the report: the float, or an array's first nan or inf with its index and the shape."""
+    d = _data(x)
+    if not hasattr(d, "shape"):
+        return repr(float(d))
+    import numpy as np
+
+    a = np.asarray(d)
+    bad = np.argwhere(~np.isfinite(a))
+    at = tuple(int(i) for i in bad[0]) if len(bad) else ()
+    return f"{float(a[at])!r} at index {at} of an array of shape {a.shape}"
 
 
 def unchecked(fn: Callable[..., Any], *args: Any) -> Any:
@@ -91,10 +125,14 @@ def check_forward(node: Value) -> None:
     ...
     FloatingPointError: forward of 'sqrt' gave nan from inputs x=-1.0, made at ...
     """
-    where = _where[node] = _user_frame()
-    if not math.isfinite(node.data):
+    where = _user_frame()
+    if id(node) not in _where:
+        weakref.finalize(node, _where.pop, id(node), None)
+    _where[id(node)] = where
+    if not _finite(node.data):
+        operands = getattr(node, "_args", node._children)  # a Tensor's constants and parameters too
         raise FloatingPointError(
-            f"forward of {node._op!r} gave {node.data!r} from inputs {_describe(node._children)}, made at {where}"
+            f"forward of {node._op!r} gave {_show(node.data)} from inputs {_describe(operands)}, made at {where}"
         )
 
 
@@ -108,11 +146,12 @@ def check_backward(node: Value, grads: Sequence[Any]) -> None:
     FloatingPointError: backward of 'sqrt' gave gradient inf for input x; inputs x=0.0, made at <made outside ...>
     """
     for i, (c, g) in enumerate(zip(node._children, grads)):
-        if isinstance(c, Value) and not _finite(g):
+        if isinstance(c, (Value, Tensor)) and not _finite(g):
             name = c.label or f"arg{i}"
             raise FloatingPointError(
-                f"backward of {node._op!r} gave gradient {float(g)!r} for input {name}; "
-                f"inputs {_describe(node._children)}, made at {_where.get(node, '<made outside detect_anomaly>')}"
+                f"backward of {node._op!r} gave gradient {_show(g)} for input {name}; inputs "
+                f"{_describe(getattr(node, '_args', node._children))}, made at "
+                f"{_where.get(id(node), '<made outside detect_anomaly>')}"
             )
 
 
@@ -127,5 +166,5 @@ def check_tangent(op: str, args: tuple[Any, ...], out: Any, tangent: Any) -> Non
     for what, x in (("value", out), ("tangent", tangent)):
         if not _finite(x):
             raise FloatingPointError(
-                f"forward mode of {op!r} gave {what} {float(x)!r} from inputs {_describe(args)}, at {_user_frame()}"
+                f"forward mode of {op!r} gave {what} {_show(x)} from inputs {_describe(args)}, at {_user_frame()}"
             )

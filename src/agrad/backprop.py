@@ -62,8 +62,11 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
     >>> backward(y); backward(y); x.grad
     12.0
     """
+    if isinstance(root, Tensor):
+        root.backward(None if type(gradient) is float and gradient == 1.0 else gradient, create_graph)
+        return
     if not isinstance(root, Value):
-        raise TypeError(f"backward expects a Value, got {type(root).__name__}")
+        raise TypeError(f"backward expects a Value or a Tensor, got {type(root).__name__}")
     if not isinstance(gradient, Value):
         gradient = _gradient_number(gradient, "backward's gradient")
     topo = toposort(root)

@@ -21,6 +21,7 @@ from typing import Any
 
 from agrad.backprop import _gradient_number, backward
 from agrad.rules import RULES
+from agrad.tensor import Tensor, sum_to
 from agrad.value import Value
 from agrad.viz import fmt, names, reading_order
 
@@ -93,9 +94,9 @@ class Step:
     source: str
     op: str
     local: str
-    local_value: float
-    upstream: float
-    value: float
+    local_value: Any  # a float; for a Tensor, an array (None for an op that is not elementwise)
+    upstream: Any  # a float, or an array for a Tensor
+    value: Any
     text: str
 
     def __str__(self) -> str:
@@ -123,8 +124,10 @@ def explain(
     >>> steps[1].value == a.grad
     True
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"explain expects a Value, got {type(root).__name__}: {root!r}")
+    if not isinstance(root, (Value, Tensor)):
+        raise TypeError(f"explain expects a Value or a Tensor, got {type(root).__name__}: {root!r}")
+    if isinstance(root, Tensor):
+        return _explain_tensor(root, gradient, max_nodes, print_steps)
     if not isinstance(gradient, numbers.Real):
         raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {gradient!r}")
     gradient = _gradient_number(gradient, "explain's gradient")  # a ValueError for 10**400, as backward gives
@@ -172,17 +175,24 @@ def explain(
 
     if print_steps and any(not (type(v.grad) is float and v.grad == 0.0) for v in nodes):
         print("(.grad already holds an earlier backward's gradients; each step shows this pass, added on top)")
+    return _watched(nodes, watch, lambda: backward(root, seed), steps, print_steps)
+
+
+def _watched(
+    nodes: list[Any], watch: Callable[[Any, Any], None], run: Callable[[], None], steps: list[Step], show: bool
+) -> list[Step]:
+    """Run backward with ``watch`` hooked on every node, then print the steps it noted."""
     # Registered last, so each watcher sees the gradient after the user's own hooks; removed
     # one by one, so that a hook registered meanwhile (by a hook, or another thread) stays.
     watchers = [(v, v._hooks is None, v.register_hook(functools.partial(watch, v))) for v in nodes]
     try:
-        backward(root, seed)
+        run()
     finally:
         for v, had_none, remove in watchers:
             remove()
             if had_none and not v._hooks:
                 v._hooks = None
-    if print_steps:
+    if show:
         for s in steps:
             print(s.text)
     return steps
@@ -193,3 +203,64 @@ def _seed_words(n: str, seed: float) -> str:
     if seed == 1.0:
         return f"(the seed: d{n}/d{n} = 1)"
     return f"(the seed: the given gradient {fmt(seed)} times d{n}/d{n} = 1)"
+
+
+# -- Tensors: the same narration, with shapes ----------------------------------------
+
+# What a Tensor op's VJP does to g, in words, for operand i; ``x`` names the operands.
+_TENSOR_WORDS: dict[str, Callable[[int, list[str]], str]] = {
+    "matmul": lambda i, x: f"g @ {x[1]}ᵀ" if i == 0 else f"{x[0]}ᵀ @ g",
+    "reduce_sum": lambda i, x: f"g spread over {x[0]}'s shape",
+    "reduce_max": lambda i, x: "g at the maximum (ties share it)",
+    "reduce_min": lambda i, x: "g at the minimum (ties share it)",
+    "logsumexp": lambda i, x: f"g * softmax({x[0]})",
+    "reshape": lambda i, x: f"g reshaped to {x[0]}'s shape",
+    "transpose": lambda i, x: "g with its axes put back",
+    "broadcast_to": lambda i, x: "g",
+    "getitem": lambda i, x: f"g scattered back into {x[0]}'s shape",
+    "index_add": lambda i, x: "g[index]",
+    "concatenate": lambda i, x: f"g's slice for {x[i]}",
+    "where": lambda i, x: "g where cond, else 0" if i == 0 else "g where not cond, else 0",
+}
+
+
+def _explain_tensor(root: Tensor, gradient: Any, max_nodes: int | None, print_steps: bool) -> list[Step]:
+    """explain() for a Tensor: each step names the rule in words and shows the gradient's shape or numbers."""
+    if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
+        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+    seed = root._seed(None if isinstance(gradient, numbers.Real) and gradient == 1.0 else gradient, "explain")
+    nodes, _ = reading_order(root)
+    if max_nodes is not None and len(nodes) > max_nodes:
+        raise ValueError(f"explain would narrate a graph of {len(nodes)} Tensors, more than max_nodes={max_nodes}")
+    name = names(nodes)
+    steps: list[Step] = []
+    me = threading.get_ident()
+
+    def watch(node: Any, g: Any) -> None:
+        if threading.get_ident() != me:
+            return
+        n = name[node]
+        if node is root:
+            steps.append(Step("seed", n, "", "", "", 1.0, g, g, f"{n}.grad += {fmt(g)}  (the seed)"))
+        if not node._children:
+            return
+        args = node._args
+        data = [a.data if isinstance(a, Tensor) else a for a in args]
+        gs = RULES[node._op].vjp(g, node.data, *data)  # backward's own call
+        words = [f"{name[a]}.data" if isinstance(a, Tensor) else fmt(a) if isinstance(a, float) else "c" for a in args]
+        for i, a in enumerate(args):
+            if not isinstance(a, Tensor) or i >= len(gs):
+                continue
+            share = sum_to(gs[i], a)
+            if node._op in _TENSOR_WORDS:
+                local, local_value = _TENSOR_WORDS[node._op](i, words).replace("g", f"{n}.grad", 1), None
+                rule = local
+            else:
+                local = local_phrase(node._op, i, words, f"{n}.data")
+                local_value = RULES[node._op].vjp(node._xp.ones_like(g), node.data, *data)[i]
+                rule = f"{local} * {n}.grad"
+            summed = f", summed to shape {a.shape}" if tuple(getattr(gs[i], "shape", ())) != a.shape else ""
+            text = f"{name[a]}.grad += {rule}{summed} = {fmt(share)}"
+            steps.append(Step("chain", name[a], n, node._op, local, local_value, g, share, text))
+
+    return _watched(nodes, watch, lambda: root.backward(gradient=seed), steps, print_steps)

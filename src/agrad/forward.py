@@ -320,3 +320,60 @@ def _apply(op: str, *args: Any) -> Dual:
     else:
         tangent = rule.jvp(dots, out, *primals)
     return Dual(out, tangent, tag)
+
+
+# -- Tensors: forward mode over the recorded graph ----------------------------------------
+
+
+def push(order: list[Any], dots: dict[Any, Any], graph: bool) -> None:
+    """Tangents through the Tensor nodes of ``order`` (children first), from those seeded in ``dots``.
+
+    Each node's tangent is its JVP rule, from ``agrad.rules.RULES``, applied to its
+    operands' tangents: the forward-mode twin of ``backprop.pull``. A Tensor runs
+    its op first and records it, so its tangents follow the recorded graph instead
+    of riding along in a Dual; the rules are the same. A node that no seeded
+    Tensor reaches gets no tangent. With ``graph`` the rules run on the Tensors,
+    so the tangents are differentiable; else on their arrays.
+
+    >>> import numpy as np
+    >>> from agrad.tensor import Tensor
+    >>> from agrad.backprop import toposort
+    >>> x = Tensor([1.0, 2.0], requires_grad=True); y = (x * x).sum()
+    >>> dots = {x: np.array([1.0, 0.0])}; push(toposort(y), dots, False); float(dots[y])  # 2x . (1, 0)
+    2.0
+    """
+    from agrad.tensor import Tensor, _is_array, sum_to
+
+    for node in order:
+        if node in dots or not node._children or not any(c in dots for c in node._children):
+            continue
+        args = node._args
+        x_dots = tuple(_tangent_of(a, dots) for a in args)
+        rule = RULES[node._op].jvp
+        if graph:
+            # constant arrays as constant Tensors: a library may refuse a Tensor on its right
+            x_dots = tuple(Tensor(d) if _is_array(d) else d for d in x_dots)
+            d = rule(x_dots, node, *args)
+        else:
+            d = rule(x_dots, node.data, *[a.data if type(a) is Tensor else a for a in args])
+        dots[node] = sum_to(d, node) if _shape(d) != node.shape else d
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(getattr(x, "shape", ()))
+
+
+def _tangent_of(a: Any, dots: dict[Any, Any]) -> Any:
+    """An operand's tangent: its own, zeros for an array or a Tensor no tangent reached, ZERO for a parameter."""
+    from agrad.tensor import Tensor, _is_array
+
+    if type(a) is Tensor:
+        d = dots.get(a)
+        return d if d is not None else a._xp.zeros_like(a.data)
+    if _is_array(a):
+        from agrad.tensor import namespace
+
+        return namespace(a).zeros_like(a)
+    if isinstance(a, numbers.Real) and not isinstance(a, bool):
+        return 0.0  # a constant number: an array op's rule multiplies it, which ZERO cannot do with every library
+    return ZERO  # a parameter (axis, shape, index): rules never read its tangent

@@ -15,11 +15,19 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agrad.tensor import Tensor, _is_array, namespace
 from agrad.transforms import grad, jacfwd, jacrev
 from agrad.value import Value, _number
 
 Fn = Callable[..., Any]
 MODES = ("rev", "fwd")
+
+
+def _tensor_leaf(x: Any) -> Any:
+    """A leaf for x (a Tensor that requires grad, as an outer transform's, stays in its graph)."""
+    if isinstance(x, Tensor) and x.requires_grad:
+        return x + Tensor(x._xp.zeros_like(x.data), requires_grad=True)
+    return Tensor(x.data if isinstance(x, Tensor) else x, requires_grad=True)
 
 
 class GradcheckError(RuntimeError):
@@ -68,6 +76,19 @@ def _by_backward(f: Fn, xs: list[float], n_out: int) -> list[list[float]]:
     return rows
 
 
+def _mismatch(
+    what: str, at: tuple[int, int], mode: str, a: float, n: float, eps: float, atol: float, rtol: float
+) -> GradcheckError:
+    return GradcheckError(
+        f"{what} by {mode} is {a!r}, but central differences give {n!r} (eps={eps}); |difference| "
+        f"{abs(a - n):.3g} > atol + rtol * |numeric| = {atol + rtol * abs(n):.3g}",
+        at,
+        mode,
+        a,
+        n,
+    )
+
+
 def _close(a: float, n: float, atol: float, rtol: float) -> bool:
     if math.isnan(a) or math.isnan(n):
         return math.isnan(a) and math.isnan(n)
@@ -105,6 +126,8 @@ def gradcheck(
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise ValueError(f"gradcheck modes must be some of {MODES}, got {tuple(modes)!r}")
+    if any(_is_array(x) for x in xs):
+        return _gradcheck_arrays(f, xs, eps, atol, rtol, modes)
     out = f(*xs)
     scalar_out = not isinstance(out, (list, tuple))
     n_out = len(_floats(out))
@@ -126,15 +149,7 @@ def gradcheck(
             for j in range(len(xs)):
                 a, n = jac[i][j], numeric[i][j]
                 if not _close(a, n, atol, rtol):
-                    raise GradcheckError(
-                        f"d out[{i}] / d input {j} (= {xs[j]!r}) by {mode} is {a!r}, but central differences "
-                        f"give {n!r} (eps={eps}); |difference| {abs(a - n):.3g} > atol + rtol * |numeric| "
-                        f"= {atol + rtol * abs(n):.3g}",
-                        (j, i),
-                        mode,
-                        a,
-                        n,
-                    )
+                    raise _mismatch(f"d out[{i}] / d input {j} (= {xs[j]!r})", (j, i), mode, a, n, eps, atol, rtol)
     return True
 
 
@@ -156,16 +171,109 @@ def _arguments(name: str, f: object, inputs: object, eps: object, atol: object, 
     return xs
 
 
-def _input(name: str, x: object, i: int) -> float:
+def _input(name: str, x: object, i: int) -> Any:
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        return _number(x)  # type: ignore[return-value]
-    raise TypeError(f"{name} inputs must be real numbers, got {type(x).__name__} for input {i}: {x!r}")
+        return _number(x)
+    if isinstance(x, Tensor) or _is_array(x):
+        return Tensor(x).data  # a real floating array: ints become float64
+    raise TypeError(f"{name} inputs must be real numbers or arrays, got {type(x).__name__} for input {i}: {x!r}")
+
+
+# -- arrays: the same three modes, element by element ----------------------------------
+
+
+def _outputs(out: Any) -> list[Any]:
+    """f's result (an array, a Tensor, a number, or a list/tuple of them) as a list of NumPy arrays."""
+    import numpy as np
+
+    items = out if isinstance(out, (list, tuple)) else [out]
+    return [np.asarray(o.data if isinstance(o, (Tensor, Value)) else o, dtype=np.float64) for o in items]
+
+
+def _gradcheck_arrays(f: Fn, xs: list[Any], eps: float, atol: float, rtol: float, modes: Sequence[str]) -> bool:
+    """gradcheck for array inputs: blocks ``J[i][j]`` of shape out_i.shape + x_j.shape, compared elementwise."""
+    import numpy as np
+
+    n = len(xs)
+    # f is called on constant Tensors, so that a Tensor method (x.sqrt()) works on every input
+    out = f(*[Tensor(x) if _is_array(x) else x for x in xs])
+    listed = isinstance(out, (list, tuple))
+    outs = _outputs(out)
+    host = [np.asarray(x, dtype=np.float64) for x in xs]
+    back = [namespace(x) if _is_array(x) else None for x in xs]
+
+    def call(j: int, k: tuple[int, ...], d: float) -> list[Any]:
+        moved = [h.copy() for h in host]
+        moved[j][k] += d
+        return _outputs(f(*[Tensor(b.asarray(m)) if b is not None else float(m) for m, b in zip(moved, back)]))
+
+    numeric = [[np.zeros(o.shape + h.shape) for h in host] for o in outs]
+    for j, h in enumerate(host):
+        for k in np.ndindex(*h.shape):
+            for i, (a, b) in enumerate(zip(call(j, k, eps), call(j, k, -eps))):
+                numeric[i][j][(..., *k)] = (a - b) / (2 * eps)
+    nums = tuple(range(n))
+    found: list[tuple[str, Any]] = []
+    if "rev" in modes:
+        found.append(("reverse mode (jacrev)", jacrev(f, nums)(*xs)))
+        found.append(("reverse mode (Tensor.backward)", _array_jac_by_backward(f, xs, outs, listed)))
+    if "fwd" in modes:
+        found.append(("forward mode (jacfwd)", jacfwd(f, nums)(*xs)))
+    for mode, jac in found:
+        blocks = jac if listed else [jac]
+        for i, row in enumerate(blocks):
+            for j in range(n):
+                got = np.asarray(row[j].data if isinstance(row[j], Tensor) else row[j], dtype=np.float64)
+                want = numeric[i][j]
+                for k in np.ndindex(*want.shape):
+                    a, nv = float(got[k]), float(want[k])
+                    if not _close(a, nv, atol, rtol):
+                        what = f"d out[{i}]{list(k)[: outs[i].ndim]} / d input {j}{list(k)[outs[i].ndim :]}"
+                        raise _mismatch(what, (j, i), mode, a, nv, eps, atol, rtol)
+    return True
+
+
+def _array_jac_by_backward(f: Fn, xs: list[Any], outs: list[Any], listed: bool) -> Any:
+    """The Jacobian blocks through Tensor.backward(), one backward per output element."""
+    import numpy as np
+
+    blocks = []
+    for i, o in enumerate(outs):
+        per_input: list[list[Any]] = [[] for _ in xs]
+        for k in np.ndindex(*o.shape):
+            ts = [Tensor(x, requires_grad=True) if _is_array(x) else Value(x) for x in xs]
+            out = f(*ts)
+            y = out[i] if listed else out
+            for t in ts:
+                t.zero_grad()  # f may have run backward itself (a first derivative by backward does)
+            if isinstance(y, Tensor):
+                seed = np.zeros(o.shape)
+                seed[k] = 1.0
+                y.backward(gradient=y._xp.asarray(seed, dtype=y.dtype))
+            elif isinstance(y, Value):
+                y.backward()
+            for j, t in enumerate(ts):
+                g = t.grad if t.grad is not None else 0.0
+                per_input[j].append(np.asarray(g, dtype=np.float64) * np.ones(np.shape(xs[j])))
+        blocks.append(
+            [
+                np.stack(p).reshape(o.shape + np.shape(x)) if p else np.zeros(o.shape + np.shape(x))
+                for p, x in zip(per_input, xs)
+            ]
+        )
+    return blocks if listed else blocks[0]  # laid out as jacrev lays it out
 
 
 def _first_by_backward(f: Fn) -> Fn:
     """f's gradient through backward(create_graph=True): differentiable, as in PyTorch."""
 
     def df(*xs: Any) -> list[Any]:
+        if any(isinstance(x, Tensor) or _is_array(x) for x in xs):
+            ts = [_tensor_leaf(x) for x in xs]
+            out = f(*ts)
+            if isinstance(out, Tensor):
+                out.backward(create_graph=True)
+            return [t.grad if t.grad is not None else t._xp.zeros_like(t.data) for t in ts]
         vs = [Value(float(x)) if isinstance(x, numbers.Real) else x + Value(-0.0) for x in xs]
         out = f(*vs)
         if isinstance(out, Value):

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from agrad._checks import count, number, real
+from agrad.tensor import Tensor, namespace
 from agrad.value import Value
 
 
@@ -46,13 +48,13 @@ class Optimizer:
     0.75
     """
 
-    def __init__(self, params: Iterable[Value], lr: float) -> None:
+    def __init__(self, params: Iterable[Value | Tensor], lr: float) -> None:
         ps = list(params)
         if not ps:
             raise ValueError("optimizer got an empty parameter list (did the model build any parameters?)")
         for i, p in enumerate(ps):
-            if not isinstance(p, Value):
-                raise TypeError(f"params[{i}] must be a Value, got {type(p).__name__}: {p!r}")
+            if not isinstance(p, (Value, Tensor)):
+                raise TypeError(f"params[{i}] must be a Value or a Tensor, got {type(p).__name__}: {p!r}")
         if len(set(ps)) != len(ps):
             raise ValueError("optimizer got the same parameter twice; it would be updated twice per step")
         self.params = ps
@@ -77,14 +79,14 @@ class Optimizer:
         self._lr = _hyper(value, "lr")
 
     def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0.0.
+        """Set every parameter's ``.grad`` to 0.0 (a Tensor's to None, as in PyTorch).
 
         >>> from agrad import Value
         >>> w = Value(1.0); w.grad = 3.0; SGD([w]).zero_grad(); w.grad
         0.0
         """
         for p in self.params:
-            p.grad = 0.0
+            p.grad = None if type(p) is Tensor else 0.0
 
     def step(self) -> None:
         """Update every parameter from its ``.grad``; each subclass defines it.
@@ -99,13 +101,32 @@ class Optimizer:
         """
         raise NotImplementedError
 
-    def _grads(self) -> list[float]:
-        """Every parameter's gradient as a float, checked before a step changes anything."""
-        # A grad is a Value after backward(create_graph=True); the update needs only its number.
+    def _grads(self) -> list[Any]:
+        """Every parameter's gradient as a float (an array for a Tensor), checked before a step changes anything."""
+        # A grad is a Value (a Tensor) after backward(create_graph=True); the update needs only its number.
         return [
-            g if type(g) is float else g.data if isinstance(g, Value) else real(g, f"params[{i}].grad")
-            for i, g in enumerate(p.grad for p in self.params)
+            g
+            if type(g) is float
+            else g.data
+            if isinstance(g, Value)
+            else _array_grad(p, g, i)
+            if type(p) is Tensor
+            else real(g, f"params[{i}].grad")
+            for i, (p, g) in enumerate((p, p.grad) for p in self.params)
         ]
+
+
+def _array_grad(p: Tensor, g: object, i: int) -> Any:
+    """A Tensor parameter's gradient as an array of its shape; None (never reached) counts as zeros."""
+    if g is None:
+        return p._xp.zeros_like(p.data)
+    from agrad.tensor import _grad_array
+
+    return _grad_array(p, g, f"params[{i}].grad")
+
+
+def _sqrt(v: Any) -> Any:
+    return math.sqrt(v) if type(v) is float else namespace(v).sqrt(v)
 
 
 class SGD(Optimizer):
@@ -125,7 +146,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Value],
+        params: Iterable[Value | Tensor],
         lr: float = 0.01,
         momentum: float = 0.0,
         dampening: float = 0.0,
@@ -139,7 +160,7 @@ class SGD(Optimizer):
         if nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0 (as in PyTorch)")
         self.nesterov = bool(nesterov)
-        self.buffers: list[float] | None = None  # momentum buffers, made on the first step
+        self.buffers: list[Any] | None = None  # momentum buffers, made on the first step
 
     def step(self) -> None:
         """p -= lr * (the gradient, after weight decay and momentum).
@@ -160,7 +181,7 @@ class SGD(Optimizer):
                 self.buffers = [mu * b + damp * g for b, g in zip(self.buffers, grads)]
             grads = [g + mu * b for g, b in zip(grads, self.buffers)] if self.nesterov else self.buffers
         for p, g in zip(self.params, grads):
-            p.data -= lr * g
+            p.data = p.data - lr * g  # a new array, not in place: the user's array is never written to
 
 
 class Adam(Optimizer):
@@ -180,7 +201,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Value],
+        params: Iterable[Value | Tensor],
         lr: float = 0.001,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -193,8 +214,8 @@ class Adam(Optimizer):
         self.eps = _hyper(eps, "eps")
         self.weight_decay = _hyper(self.default_weight_decay if weight_decay is None else weight_decay, "weight_decay")
         self.t = 0
-        self.m = [0.0] * len(self.params)
-        self.v = [0.0] * len(self.params)
+        self.m: list[Any] = [0.0] * len(self.params)
+        self.v: list[Any] = [0.0] * len(self.params)
 
     def step(self) -> None:
         """One Adam update of every parameter.
@@ -215,13 +236,13 @@ class Adam(Optimizer):
         m, v = self.m, self.v
         for i, (p, g) in enumerate(zip(self.params, grads)):
             if wd and self.decoupled:
-                p.data *= 1.0 - lr * wd
+                p.data = p.data * (1.0 - lr * wd)
             elif wd:
-                g += wd * p.data
+                g = g + wd * p.data
             # b1*m + (1-b1)*g, in the rounding order of PyTorch's lerp, so both give the same bits
             m[i] = m[i] + w1 * (g - m[i]) if w1 < 0.5 else g - (g - m[i]) * (1.0 - w1)
             v[i] = v[i] * b2 + (1.0 - b2) * g * g
-            p.data -= step_size * m[i] / (math.sqrt(v[i]) / c2 + eps)
+            p.data = p.data - step_size * m[i] / (_sqrt(v[i]) / c2 + eps)
 
 
 class AdamW(Adam):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from agrad.modes import ANOMALY, NO_GRAD, enable_grad, mode
-from agrad.value import Value, _number
+from agrad.value import Value, _number, exp, log
 
 Array = Any  # an array of some array-API library
 Index = Any
@@ -110,9 +110,9 @@ def _xp_of(*xs: Any) -> Any:
             if xp.__name__ in _DEVICES:
                 _same_device(first, x)
             continue
-        names = {found.__name__.rsplit(".", 1)[-1]: found, xp.__name__.rsplit(".", 1)[-1]: xp}
-        if set(names) == {"numpy", "dask"} or set(names) == {"numpy", "array"}:
-            found = names.get("dask") or names["array"]
+        names = {found.__name__: found, xp.__name__: xp}
+        if set(names) == {"array_api_compat.numpy", "array_api_compat.dask.array"}:
+            found = names["array_api_compat.dask.array"]
             continue
         raise TypeError(
             f"an op mixes arrays of two libraries, {found.__name__} on {_device(first)} and {xp.__name__} on "
@@ -195,7 +195,7 @@ def _as_array(data: object, dtype: object, what: str = "Tensor data") -> tuple[A
         a = raw
     elif _is_array(data):
         xp = namespace(data)
-        a = _known(data, what)
+        a = xp.asarray(_known(data, what))  # a NumPy scalar (np.float64) becomes a 0-d array
     else:
         raise TypeError(
             f"{what} must be an array, a (nested) list of real numbers or a real number, "
@@ -697,13 +697,13 @@ def _show(a: Array) -> str:
 
 def _grad_array(node: Tensor, g: object, what: str) -> Array:
     """A gradient given by the user for node: an array (or Tensor, or number) of node's shape."""
+    if isinstance(g, numbers.Real) and not _is_array(g) and not isinstance(g, Value):
+        return node._xp.full(node.shape, _number(g), dtype=node.dtype)  # a number fills the shape
     data = g.data if isinstance(g, Tensor) else g
     arr, xp = _as_array(data, node.dtype, what)
     if xp is not node._xp and _xp_of(node, arr) is not node._xp:
         raise TypeError(f"{what} is a {xp.__name__} array but the Tensor holds {node._xp.__name__} arrays")
     if tuple(arr.shape) != node.shape:
-        if isinstance(g, numbers.Real) and not _is_array(g):
-            return node._xp.full(node.shape, float(g), dtype=node.dtype)
         raise ValueError(f"{what} must have the Tensor's shape {node.shape}, got shape {tuple(arr.shape)}")
     return arr
 
@@ -810,11 +810,16 @@ def _both_arrays(xp: Any, a: Any, b: Any) -> tuple[Array, Array]:
 
 
 def _binary(op: str, x: object, y: object) -> Tensor:
-    xo, yo = _operand(x, op), _operand(y, op)
-    xd, yd = _data(xo), _data(yo)
-    xp = _xp_of(xo, yo)
-    if not _broadcastable(_shape_of(xd), _shape_of(yd)):
-        raise _broadcast_error(op, xd, yd)
+    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp:  # the common case, checked cheaply
+        xo, yo, xd, yd, xp = x, y, x.data, y.data, x._xp
+        if xd.shape != yd.shape and not _broadcastable(tuple(xd.shape), tuple(yd.shape)):
+            raise _broadcast_error(op, xd, yd)
+    else:
+        xo, yo = _operand(x, op), _operand(y, op)
+        xd, yd = _data(xo), _data(yo)
+        xp = _xp_of(xo, yo)
+        if not _broadcastable(_shape_of(xd), _shape_of(yd)):
+            raise _broadcast_error(op, xd, yd)
     with quiet(xp):
         r = _BINARY[op](xp, xd, yd)
     return _make(op, r, (xo, yo), xp)
@@ -827,11 +832,11 @@ def _sigmoid(xp: Any, a: Array) -> Array:
 
 def _softplus(xp: Any, a: Array) -> Array:
     # max(a, 0) + log1p(e^-|a|): the textbook log(1 + e^a) overflows past a = 709
-    return xp.where(a > 0, a, 0.0 * a) + xp.log1p(xp.exp(-xp.abs(a)))
+    return xp.where(a > 0, a, xp.zeros_like(a)) + xp.log1p(xp.exp(-xp.abs(a)))
 
 
 def _relu(xp: Any, a: Array) -> Array:
-    return xp.where(a < 0, 0.0 * a, a)  # nan passes through, as in PyTorch
+    return xp.where(a < 0, xp.zeros_like(a), a)  # nan passes through, as in PyTorch
 
 
 UNARY: dict[str, Callable[[Any, Array], Array]] = {
@@ -863,13 +868,18 @@ def array_function(name: str, x: Any, *rest: Any) -> Any:
     >>> array_function("sigmoid", np.array([0.0, 1000.0])).tolist()
     [0.5, 1.0]
     """
-    xp = namespace(x)
+    pair = name in ("minimum", "maximum")
+    for a in (x, *rest):
+        if not _is_array(a) and not (pair and isinstance(a, numbers.Real)):
+            what = "Values or real numbers" if pair else "a Value or a real number"
+            raise TypeError(f"agrad.{name} expects {what}, got {type(a).__name__}: {a!r} (Tensors and arrays work too)")
+        if _is_array(a):
+            _real_dtype(namespace(a), a, f"agrad.{name}'s argument")
+    xp = _xp_of(x, *rest)
     with quiet(xp):
         if name in UNARY:
             return _fix(xp, UNARY[name](xp, x))
-        if name in ("minimum", "maximum"):
-            return _fix(xp, _BINARY[name[:3]](xp, x, *rest))
-    raise TypeError(f"agrad.{name} expects a Value, a Tensor or a real number, got {type(x).__name__}")
+        return _fix(xp, _BINARY[name[:3]](xp, x, *rest))
 
 
 # -- functions for Tensors and raw arrays alike (the rules call them on both) ---------------
@@ -994,25 +1004,36 @@ def mean(x: Any, axis: int | Sequence[int] | None = None, keepdims: bool = False
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
-    """x - logsumexp(x) along axis: stable where log(softmax(x)) underflows to -inf.
+    """x - logsumexp(x) along axis, shifted by the maximum: stable where log(softmax(x)) underflows to -inf.
 
     >>> log_softmax(Tensor([0.0, 0.0])).data.tolist() == [-math.log(2)] * 2
     True
     """
-    if not isinstance(axis, int) or isinstance(axis, bool):
-        raise TypeError(f"log_softmax: axis must be an int, got {axis!r}")
-    return x - logsumexp(x, axis, keepdims=True)
+    z = _shifted(x, axis, "log_softmax")
+    return z - log(tensor_sum(exp(z), axis, keepdims=True))
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
-    """exp(x) / sum(exp(x)) along axis, as exp(log_softmax(x)): it never overflows.
+    """exp(x) / sum(exp(x)) along axis, shifted by the maximum so that it never overflows.
 
     >>> softmax(Tensor([1000.0, 1000.0])).data.tolist()
     [0.5, 0.5]
     """
-    from agrad.value import exp
+    e = exp(_shifted(x, axis, "softmax"))
+    return e / tensor_sum(e, axis, keepdims=True)
 
-    return exp(log_softmax(x, axis))
+
+def _shifted(x: Any, axis: object, op: str) -> Any:
+    """x minus its maximum along axis, taken as a constant: softmax is unchanged by the shift, and
+    exp never overflows (the largest term is exp(0) = 1, so the sum is at least 1)."""
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    d = _data(_operand(x, op))
+    if type(d) is float:
+        raise TypeError(f"{op} expects a Tensor or an array, got a number")
+    xp = namespace(d)
+    m = amax(d, axis, keepdims=True)
+    return x - xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf row: shift by 0, not inf
 
 
 def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
@@ -1193,7 +1214,8 @@ def stack(xs: Sequence[Any], axis: int = 0) -> Any:
     shapes = {_shape_of(_data(o)) for o in ops}
     if len(shapes) > 1:
         raise ValueError(f"stack needs Tensors of one shape, got shapes {sorted(shapes)}")
-    return concatenate([expand_dims(o if type(o) is not float else _default_xp().asarray(o), axis) for o in ops], axis)
+    xp = _xp_of(*ops) or _default_xp()
+    return concatenate([expand_dims(o if type(o) is not float else xp.asarray(o), axis) for o in ops], axis)
 
 
 def where(cond: Any, x: Any, y: Any) -> Any:
@@ -1205,7 +1227,7 @@ def where(cond: Any, x: Any, y: Any) -> Any:
     c = cond.data if type(cond) is Tensor else cond
     if not _is_array(c):
         if isinstance(c, (bool, list, tuple)):
-            c = _xp_of(x, y, _default_xp().asarray(0.0)).asarray(c)
+            c = (_xp_of(x, y) or _default_xp()).asarray(c)
         else:
             raise TypeError(f"where expects a boolean array as its condition, got {type(cond).__name__}: {cond!r}")
     if not namespace(c).isdtype(c.dtype, "bool"):
@@ -1303,6 +1325,10 @@ def _index_add_data(xp: Any, g: Array, shape: tuple[int, ...], index: Index) -> 
     """zeros(shape) with g added at x[index]; a repeated position gets the sum of its gradients."""
     g = _fix(xp, g)
     out = xp.zeros(shape, dtype=g.dtype)
+    if getattr(xp, "__name__", "").endswith("jax.numpy"):
+        # JAX arrays are immutable; its .at[].add sums repeated positions itself
+        sub = tuple(i for i in index if i is not None)
+        return out.at[sub].add(xp.reshape(g, _shape_of(out[sub])))
     if _basic(index):  # ints and slices never repeat a position: a plain assignment
         sub = tuple(i for i in index if i is not None)  # None only added axes of size 1 to g
         if math.prod(_shape_of(g)):  # Dask refuses to assign an empty block
@@ -1377,6 +1403,11 @@ def step(
 
     The rule gets arrays (or, with ``create_graph``, the Tensors), the constants and
     parameters; each share is summed down to its operand's shape by ``sum_to``.
+
+    >>> from agrad.backprop import _VJP
+    >>> x = Tensor([[1.0], [2.0]], requires_grad=True); y = x * Tensor([10.0, 20.0])  # broadcast to (2, 2)
+    >>> step(y, y._xp.ones((2, 2)), False, None, None, 0, _VJP); x._g.tolist()  # summed back to (2, 1)
+    [[30.0], [30.0]]
     """
     xp = node._xp
     if visit is None:
@@ -1424,7 +1455,11 @@ def _fresh(node: Tensor, g: Any) -> Array:
 
 
 def hook_result(node: Tensor, r: object, name: str) -> Any:
-    """What a hook on a Tensor returned, as the gradient to use: a Tensor stays, else an array of node's shape."""
+    """What a hook on a Tensor returned, as the gradient to use: a Tensor stays, else an array of node's shape.
+
+    >>> hook_result(Tensor([1.0, 2.0]), [3.0, 4.0], "double").tolist()
+    [3.0, 4.0]
+    """
     if type(r) is Tensor:
         return r
     return _grad_array(node, r, f"the value returned by hook {name}")

@@ -25,13 +25,15 @@ Forward mode gives each call its own tag (see ``agrad.forward``).
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from agrad.backprop import pull, toposort
-from agrad.forward import Dual, _scalar, new_tag
+from agrad.forward import Dual, _scalar, new_tag, push
 from agrad.modes import enable_grad
+from agrad.tensor import Tensor, _is_array
 from agrad.value import Value, _number
 
 Fn = Callable[..., Any]
@@ -45,12 +47,17 @@ ArgNums = int | Sequence[int]
 
 
 def _scalar_arg(x: object, what: str) -> Any:
-    """A differentiable argument: a Value, a Dual, or a real number as float."""
-    if isinstance(x, (Value, Dual)):
+    """A differentiable argument: a Value, a Dual, a real number as float, or a Tensor or array."""
+    if isinstance(x, (Value, Dual, Tensor)):
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         return _number(x)  # a ValueError for an int too large for a float
-    raise TypeError(f"{what} must be a scalar (a float, an int, a Value or a Dual), got {type(x).__name__}: {x!r}")
+    if _is_array(x):
+        return Tensor(x).data  # a real floating array (ints become float64), or a TypeError
+    raise TypeError(
+        f"{what} must be a scalar (a float, an int, a Value or a Dual) or an array (or Tensor), "
+        f"got {type(x).__name__}: {x!r}"
+    )
 
 
 def _argnums(argnums: object, n: int, name: str) -> tuple[int, ...]:
@@ -76,6 +83,14 @@ def _callable(f: object, name: str) -> None:
 def _scalar_out(out: object, name: str) -> Any:
     if isinstance(out, (Value, Dual)):
         return out
+    if isinstance(out, Tensor) or _is_array(out):
+        t = out if isinstance(out, Tensor) else Tensor(out)
+        if math.prod(t.shape) != 1:
+            raise TypeError(
+                f"{name} needs f to return a scalar, but f returned an array of shape {t.shape}; "
+                "for several outputs use jacrev, jacfwd or vjp"
+            )
+        return out
     if isinstance(out, numbers.Real):
         return _number(out)
     raise TypeError(
@@ -92,6 +107,9 @@ class _Tree:
         self.shape = self._flatten(out, name)
 
     def _flatten(self, out: object, name: str) -> Any:
+        if isinstance(out, Tensor) or _is_array(out):
+            self.leaves.append(out)  # an array is one leaf of the tree, whatever its shape
+            return None
         if _scalar(out):
             self.leaves.append(_scalar_out(out, name))
             return None
@@ -171,14 +189,16 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
     parameters). Only then must the gradient be a Value that remembers how it
     depends on them; otherwise the walk runs on plain floats.
     """
-    roots = [(y, c) for y, c in zip(ys, cts) if isinstance(y, Value) and not (type(c) is float and c == 0.0)]
+    roots: list[tuple[Any, Any]] = [
+        (y, _cotangent(y, c)) for y, c in zip(ys, cts) if isinstance(y, (Value, Tensor)) and not _zero(c)
+    ]
     order = _order([y for y, _ in roots])
     live = set(leaves)  # the nodes that depend on a leaf: only they carry gradient
     for node in order:
         if node not in live and any(type(k) is not float and k in live for k in node._children):
             live.add(node)
-    foreign = any(not n._children and n not in live and getattr(n, "active", True) for n in order)
-    create_graph = foreign or any(type(c) is not float for _, c in roots)
+    foreign = any(not n._children and n not in live and _active(n) for n in order)
+    create_graph = foreign or any(isinstance(c, (Value, Tensor, Dual)) for _, c in roots)
     for y, c in roots:
         if y in live:
             y._g = c if y._g is None else y._g + c
@@ -190,7 +210,32 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
         return g
 
     pull([n for n in order if n in live], create_graph, take, only=live)
-    return [found.get(leaf, 0.0) for leaf in leaves], foreign
+    return [found[leaf] if leaf in found else _zeros(leaf) for leaf in leaves], foreign
+
+
+def _zero(c: Any) -> bool:
+    return type(c) is float and c == 0.0
+
+
+def _zeros(leaf: Value) -> Any:
+    """The gradient of a leaf that no output depends on: 0.0, or zeros of a Tensor leaf's shape."""
+    if isinstance(leaf, Tensor):
+        return leaf._xp.zeros_like(leaf.data)
+    return 0.0
+
+
+def _active(n: Any) -> bool:
+    """Whether a leaf is a variable to outer walks: a transform's own leaf stops being one once f returns."""
+    if isinstance(n, Tensor):
+        return n.requires_grad
+    return bool(getattr(n, "active", True))
+
+
+def _cotangent(y: Any, c: Any) -> Any:
+    """c as the seed for output y: for a Tensor y, an array of y's shape (a Tensor stays one)."""
+    if isinstance(y, Tensor) and not isinstance(c, (Tensor, Dual)):
+        return y._seed(c, "a cotangent")
+    return c
 
 
 def _split(xs: list[Any], tag: int) -> tuple[list[Any], list[Any]]:
@@ -225,29 +270,41 @@ def _plain(x: Any) -> Any:
     """x with every Value replaced by its float: what a float-in call returns."""
     if type(x) is Dual:
         return Dual(_plain(x.primal), _plain(x.tangent), x.tag)
-    return x.data if isinstance(x, Value) else x
+    return x.data if isinstance(x, (Value, Tensor)) else x
 
 
 class _Traced:
     """f run on fresh leaves for the arguments in argnums, ready to be pulled back."""
 
     def __init__(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
-        self.leaves: list[_Leaf] = []
+        self.leaves: list[Any] = []
         try:
             with enable_grad():  # as torch.func.grad: an outer no_grad() does not stop a transform
                 self._trace(f, args, argnums, name)
         finally:
             for leaf in self.leaves:
-                leaf.active = False
+                if isinstance(leaf, Tensor):
+                    leaf.requires_grad = False  # now a constant to any op or walk but this transform's
+                else:
+                    leaf.active = False
 
     def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
         nums = _argnums(argnums, len(args), name)
         call = list(args)
         for i in nums:
             x = _scalar_arg(args[i], f"{name}: argument {i}")
+            leaf: Any
             if type(x) is float:
                 leaf = _Leaf(x)
                 call[i] = leaf
+            elif isinstance(x, Tensor) or _is_array(x):
+                data = x.data if isinstance(x, Tensor) else x
+                if isinstance(x, Tensor) and x.requires_grad:
+                    leaf = Tensor(-0.0 * data, requires_grad=True)  # x + (-0.0) is x exactly, as below
+                    call[i] = x + leaf
+                else:
+                    leaf = Tensor(data, requires_grad=True)
+                    call[i] = leaf
             else:
                 # x + (-0.0) is x exactly, signed zeros included; the leaf is what we differentiate.
                 leaf = _Leaf(-0.0)
@@ -342,8 +399,40 @@ def jvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, An
     >>> jvp(lambda x, y: [x * y, x - y], (3.0, 4.0), (1.0, 0.0))
     ([12.0, -1.0], [4.0, 1.0])
     """
-    tree, ps, ts = _push(f, primals, tangents)
+    seqs = isinstance(primals, (tuple, list)) and isinstance(tangents, (tuple, list))
+    if seqs and any(isinstance(p, Tensor) or _is_array(p) for p in (*primals, *tangents)):
+        tree, ps, ts = _push_tensors(f, primals, tangents)
+    else:
+        tree, ps, ts = _push(f, primals, tangents)
     return tree.rebuild(ps), tree.rebuild(ts)
+
+
+def _push_tensors(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[_Tree, list[Any], list[Any]]:
+    """Forward mode for arrays: run f on fresh Tensor leaves, then push the tangents through its graph."""
+    _callable(f, "jvp")
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp needs primals and tangents as tuples or lists")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp needs one tangent per primal, got {len(primals)} primals and {len(tangents)} tangents")
+    ps = [_scalar_arg(p, f"jvp: primal {i}") for i, p in enumerate(primals)]
+    ts = [_scalar_arg(t, f"jvp: tangent {i}") for i, t in enumerate(tangents)]
+    t = _Traced(f, tuple(Tensor(p) if type(p) is float else p for p in ps), tuple(range(len(ps))), "jvp")
+    graph = any(isinstance(x, Tensor) and x.requires_grad for x in (*primals, *tangents))
+    dots: dict[Any, Any] = {}
+    for i, (leaf, tan) in enumerate(zip(t.leaves, ts)):
+        tan = (
+            tan
+            if isinstance(tan, Tensor) and graph
+            else leaf._seed(tan.data if isinstance(tan, Tensor) else tan, f"jvp: tangent {i}")
+        )
+        dots[leaf] = tan
+    tree = _Tree(t.out, "jvp")
+    outs = [y for y in tree.leaves if isinstance(y, Tensor)]
+    with enable_grad():
+        push(_order(outs), dots, graph)  # type: ignore[arg-type]
+    values = [t.value(y, graph) for y in tree.leaves]
+    tans = [dots[y] if isinstance(y, Tensor) and y in dots else _zero_tangent(y) for y in tree.leaves]
+    return tree, values, tans
 
 
 def _push(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[_Tree, list[Any], list[Any]]:
@@ -396,7 +485,10 @@ def jacrev(f: Fn, argnums: ArgNums | None = None) -> Fn:
     def jacrev_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
         t = _Traced(f, args, nums, "jacrev")
-        return _rows_by_reverse(t, _Tree(t.out, "jacrev"), nums)
+        tree = _Tree(t.out, "jacrev")
+        if _has_arrays(t.leaves, tree.leaves):
+            return _array_jacobian_by_reverse(t, tree, nums)
+        return _rows_by_reverse(t, tree, nums)
 
     return jacrev_f
 
@@ -419,6 +511,8 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
     def jacfwd_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
         cols = _argnums(nums, len(args), "jacfwd")
+        if any(isinstance(args[k], Tensor) or _is_array(args[k]) for k in cols):
+            return _array_jacobian_by_forward(f, args, cols, nums)
         columns = []
         for j in cols:
             tree, _, ts = _push(_freeze(f, args, cols), [args[k] for k in cols], [float(k == j) for k in cols])
@@ -427,6 +521,106 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
         return _shape(rows, tree, nums)
 
     return jacfwd_f
+
+
+def _has_arrays(leaves: Sequence[Any], outs: Sequence[Any]) -> bool:
+    return any(isinstance(x, Tensor) or _is_array(x) for x in (*leaves, *outs))
+
+
+def _as_tensorish(x: Any, like: Any) -> Any:
+    """A gradient or tangent as an array (or Tensor) of like's shape; a float becomes a 0-d array."""
+    if isinstance(x, Tensor) or _is_array(x):
+        return x
+    from agrad.tensor import _default_xp
+
+    xp = like._xp if isinstance(like, Tensor) else _default_xp()
+    return xp.asarray(float(x) if not isinstance(x, Value) else x.data)
+
+
+def _stack_to(parts: list[Any], shape: tuple[int, ...], like: Any) -> Any:
+    """Per-element results, each of like's shape, stacked and shaped ``shape + like.shape`` (JAX's Jacobian layout)."""
+    from agrad.tensor import reshape, stack
+
+    parts = [_as_tensorish(p, like) for p in parts]
+    inner = tuple(getattr(like, "shape", ()))
+    if not parts:
+        from agrad.tensor import _default_xp
+
+        xp = like._xp if isinstance(like, Tensor) else _default_xp()
+        return xp.zeros((*shape, *inner))
+    return reshape(stack(parts), (*shape, *inner))
+
+
+def _array_jacobian_by_reverse(t: _Traced, tree: _Tree, nums: ArgNums) -> Any:
+    """One walk back per element of each output, seeded with a one-hot array; blocks shaped out + in."""
+    ys = tree.leaves
+    blocks = []
+    for i, y in enumerate(ys):
+        shape = tuple(getattr(y, "shape", ()))
+        per_leaf: list[list[Any]] = [[] for _ in t.leaves]
+        for k in range(math.prod(shape)):
+            cts = [_one_hot(y, k) if j == i else 0.0 for j in range(len(ys))]
+            grads, _ = t.pullback(ys, cts)
+            for j, g in enumerate(grads):
+                per_leaf[j].append(g)
+        jac = [_stack_to(parts, shape, leaf) for parts, leaf in zip(per_leaf, t.leaves)]
+        blocks.append(jac[0] if isinstance(nums, int) else tuple(jac))
+    return tree.rebuild(blocks)
+
+
+def _one_hot(y: Any, k: int) -> Any:
+    if not isinstance(y, Tensor):
+        return 1.0
+    xp = y._xp
+    flat = xp.astype(xp.arange(math.prod(y.shape)) == k, y.dtype)
+    return xp.reshape(flat, y.shape)
+
+
+def _array_jacobian_by_forward(f: Fn, args: tuple[Any, ...], cols: tuple[int, ...], nums: ArgNums) -> Any:
+    """One jvp per element of each input, with a one-hot tangent; blocks shaped out + in."""
+    g = _freeze(f, args, cols)
+    primals = [args[k] for k in cols]
+    zeros = [_zero_tangent(p) for p in primals]
+    per_input = []
+    tree: _Tree | None = None
+    for j, p in enumerate(primals):
+        shape = tuple(getattr(p, "shape", ()))
+        columns = []
+        for k in range(math.prod(shape)):
+            tans = list(zeros)
+            tans[j] = _one_hot(Tensor(p) if not isinstance(p, Tensor) else p, k) if shape or _is_array(p) else 1.0
+            tree, _, ts = _push_tensors(g, primals, tans)
+            columns.append(ts)
+        per_input.append((shape, columns))
+    if tree is None:  # every input is empty: run f once for its output's shape
+        tree, _, _ = _push_tensors(g, primals, zeros)
+    outs = tree.leaves
+    blocks = []
+    for i, y in enumerate(outs):
+        jac = []
+        for shape, columns in per_input:
+            parts = [_as_tensorish(c[i], y) for c in columns]
+            out_shape = tuple(getattr(y, "shape", ()))
+            if not parts:
+                from agrad.tensor import _default_xp
+
+                jac.append(_default_xp().zeros((*out_shape, *shape)))
+                continue
+            from agrad.tensor import reshape, stack, transpose
+
+            st = reshape(stack(parts), (*shape, *out_shape))  # input axes first: move them last
+            n_in = len(shape)
+            jac.append(transpose(st, (*range(n_in, n_in + len(out_shape)), *range(n_in))))
+        blocks.append(jac[0] if isinstance(nums, int) else tuple(jac))
+    return tree.rebuild(blocks)
+
+
+def _zero_tangent(p: Any) -> Any:
+    if isinstance(p, Tensor):
+        return p._xp.zeros_like(p.data)
+    if _is_array(p):
+        return Tensor(p).data * 0.0
+    return 0.0
 
 
 def _freeze(f: Fn, args: tuple[Any, ...], nums: tuple[int, ...]) -> Fn:
@@ -455,7 +649,16 @@ def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
 
     def jacobian_f(*args: Any) -> Any:
         nums = _nums(argnums, args)
-        if len(_argnums(nums, len(args), "jacobian")) == 1:
+        cols = _argnums(nums, len(args), "jacobian")
+        if any(isinstance(args[k], Tensor) or _is_array(args[k]) for k in cols):
+            t = _Traced(f, args, nums, "jacobian")  # one element per pass: compare the elements in and out
+            tree = _Tree(t.out, "jacobian")
+            n_in = sum(math.prod(getattr(x, "shape", ())) for x in t.leaves)
+            n_out = sum(math.prod(getattr(y, "shape", ())) for y in tree.leaves)
+            if n_in <= n_out:
+                return jacfwd(f, argnums)(*args)
+            return _array_jacobian_by_reverse(t, tree, nums)
+        if len(cols) == 1:
             return jacfwd(f, argnums)(*args)  # one input: one forward pass, whatever the outputs
         t = _Traced(f, args, nums, "jacobian")  # the reverse-mode trace tells the number of outputs
         tree = _Tree(t.out, "jacobian")

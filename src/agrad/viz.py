@@ -12,9 +12,11 @@ into the op say which operand is which.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from agrad.tensor import Tensor, _is_array
 from agrad.value import Value
 
 if TYPE_CHECKING:
@@ -34,13 +36,24 @@ _RANKDIRS = ("LR", "RL", "TB", "BT")
 def fmt(x: Any) -> str:
     """A number as a learner reads it: ``repr`` when short, else 6 significant digits.
 
-    A Value (a gradient from ``backward(create_graph=True)``) shows its data.
+    A Value (a gradient from ``backward(create_graph=True)``) shows its data; an
+    array (or Tensor) of up to 4 numbers shows them, a larger one its shape.
 
     >>> fmt(-3.0), fmt(0.7071067811865476), fmt(0.9999999999999998), fmt(1e-12), fmt(Value(2.0))
     ('-3.0', '0.707107', '1.0', '1e-12', '2.0')
+    >>> import numpy as np
+    >>> fmt(np.array([0.5, 2.0])), fmt(np.ones((2, 3)))
+    ('[0.5, 2.0]', 'shape (2, 3)')
     """
-    if isinstance(x, Value):
+    if isinstance(x, (Value, Tensor)):
         x = x.data
+    if hasattr(x, "shape") and x.shape:
+        shape = tuple(x.shape)
+        if math.prod(shape) > 4:
+            return f"shape {shape}"
+        import numpy as np
+
+        return "[" + ", ".join(fmt(float(v)) for v in np.asarray(x).reshape(-1)) + "]"
     r = repr(float(x))
     if len(r) > 8:
         r = f"{x:.6g}"
@@ -49,7 +62,7 @@ def fmt(x: Any) -> str:
     return r
 
 
-def names(nodes: Sequence[Value]) -> dict[Value, str]:
+def names(nodes: Sequence[Any]) -> dict[Any, str]:
     """Each node's label, or a short automatic name (v1, v2, ...) in the given order.
 
     Automatic names skip any that a label already uses.
@@ -59,7 +72,7 @@ def names(nodes: Sequence[Value]) -> dict[Value, str]:
     ['a', 'v1']
     """
     taken = {v.label for v in nodes if v.label}
-    out: dict[Value, str] = {}
+    out: dict[Any, str] = {}
     k = 0
     for v in nodes:
         if v.label:
@@ -85,7 +98,7 @@ def _operand_tags(op: str, n: int) -> tuple[str, ...] | None:
     return None
 
 
-def reading_order(root: Value, depth: int | None = None) -> tuple[list[Value], set[Value]]:
+def reading_order(root: Any, depth: int | None = None) -> tuple[list[Any], set[Any]]:
     """root's Values, farthest inputs first and root last, and the frontier where ``depth`` cuts.
 
     Breadth first from root, so each node sits at its shortest distance from
@@ -99,25 +112,55 @@ def reading_order(root: Value, depth: int | None = None) -> tuple[list[Value], s
     >>> [names(order)[v] for v in order], frontier
     (['a', 'b', 'v1', 'c', 'v2'], set())
     """
-    if not isinstance(root, Value):
-        raise TypeError(f"expected the Value whose graph to draw, got {type(root).__name__}: {root!r}")
+    if not isinstance(root, (Value, Tensor)):
+        raise TypeError(f"expected the Value or Tensor whose graph to draw, got {type(root).__name__}: {root!r}")
     if depth is not None and (type(depth) is not int or depth < 0):
         raise ValueError(f"depth must be a non-negative int (ops above root to draw) or None, got {depth!r}")
-    seen = {root}
-    levels = [[root]]
-    frontier: set[Value] = set()
+    seen: set[Any] = {root}
+    levels: list[list[Any]] = [[root]]
+    frontier: set[Any] = set()
     while levels[-1]:
         if depth is not None and len(levels) > depth:
             frontier = {v for v in levels[-1] if v._children}
             break
-        below: list[Value] = []
+        below: list[Any] = []
         for v in levels[-1]:
             for c in v._children:
-                if isinstance(c, Value) and c not in seen:
+                if isinstance(c, (Value, Tensor)) and c not in seen:
                     seen.add(c)
                     below.append(c)
         levels.append(below)
     return [v for level in reversed(levels) for v in level], frontier
+
+
+def _operands(v: Any) -> tuple[list[Any], str]:
+    """The operands to draw (nodes and constants) and, for a Tensor op, its parameters as text.
+
+    A Tensor node's ``_args`` hold its constants (arrays, numbers) and parameters (an axis,
+    a shape, an index); its ``_children`` only the Tensors.
+    """
+    if not isinstance(v, Tensor):
+        return list(v._children), ""
+    import inspect
+
+    from agrad.rules import RULES
+
+    # the parameters are named as the op's VJP rule names them: axis, keepdims, shape, index, ...
+    spec = list(inspect.signature(RULES[v._op].vjp).parameters.values())[2:] if v._op in RULES else []
+    operands, params = [], []
+    for i, a in enumerate(v._args):
+        if isinstance(a, Tensor) or _is_array(a) or (isinstance(a, float) and not isinstance(a, bool)):
+            operands.append(a)
+        else:
+            named = i < len(spec) and spec[i].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+            params.append(f"{spec[i].name}={_param(a)}" if named else _param(a))
+    return operands, ", ".join(params)
+
+
+def _param(a: Any) -> str:
+    if isinstance(a, tuple) and any(_is_array(i) for i in a):
+        return "[" + ", ".join("array" if _is_array(i) else repr(i) for i in a) + "]"
+    return repr(a)
 
 
 def _esc(text: str) -> str:
@@ -141,7 +184,7 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
     inner = [v for v in nodes if v._children and v not in frontier]
     n_const = 0
     for v in inner:
-        n_const += len(v._children) - sum(1 for c in v._children if isinstance(c, Value))
+        n_const += sum(1 for c in _operands(v)[0] if not isinstance(c, (Value, Tensor)))
     total = len(nodes) + len(inner) + n_const
     if max_nodes is not None and total > max_nodes:
         raise ValueError(
@@ -161,8 +204,10 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
     ]
     for v in nodes:
         fields = [_esc(name[v]), f"data {fmt(v.data)}"]
+        if isinstance(v, Tensor) and v.shape and math.prod(v.shape) <= 4:
+            fields.insert(1, f"shape {v.shape}")  # a Tensor always shows its shape (fmt shows it when larger)
         if show_grad:
-            fields.append(f"grad {fmt(v.grad)}")
+            fields.append("grad None" if v.grad is None else f"grad {fmt(v.grad)}")
         body = " | ".join(fields)
         label = f"{{ {body} }}" if flip else body
         style = ' style=dashed tooltip="inputs not drawn (depth)"' if v in frontier else ""
@@ -170,10 +215,12 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
         if not v._children or v in frontier:
             continue
         op = f"{ids[v]}_op"
-        out.append(f'{op} [label="{v._op}" shape=ellipse height=0.3 margin=0.02]')
-        tags = _operand_tags(v._op, len(v._children))
-        for j, c in enumerate(v._children):
-            if isinstance(c, Value):
+        operands, params = _operands(v)
+        title = _esc(f"{v._op} {params}") if params else v._op
+        out.append(f'{op} [label="{title}" shape=ellipse height=0.3 margin=0.02]')
+        tags = _operand_tags(v._op, len(operands))
+        for j, c in enumerate(operands):
+            if isinstance(c, (Value, Tensor)):
                 tail = ids[c]
             else:
                 tail = f"{ids[v]}_k{j}"

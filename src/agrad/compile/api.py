@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import numbers
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,7 +38,7 @@ NUMPY_MIN_WIDTH = 64
 """Nodes per level a large graph needs for the NumPy executor: each level costs a few NumPy
 calls (microseconds each), so a deep, narrow graph stays faster as straight-line Python."""
 
-EXECUTORS = ("auto", "python", "numpy")
+EXECUTORS = ("auto", "python", "numpy", "native")
 REDUCTIONS = (None, "sum", "mean")
 
 
@@ -174,6 +175,11 @@ class CompiledFunction:
             raise ValueError(f"agrad.compile: executor must be one of {EXECUTORS}, got {executor!r}")
         if reduce not in REDUCTIONS:
             raise ValueError(f"agrad.compile: reduce must be None, 'sum' or 'mean', got {reduce!r}")
+        if executor == "native" and not _native_available():
+            raise ImportError(
+                'agrad.compile: executor="native" needs cffi and a C compiler (cc, gcc or clang, or $CC): '
+                'pip install "agrad[native]"'
+            )
         self.fun = f
         self.spec = _transform(f)
         self.executor = executor
@@ -269,28 +275,33 @@ class CompiledFunction:
     def _program(self, entry: _Entry, batched: tuple[bool, ...]) -> Any:
         batch = any(batched)
         executor = self.executor
-        if executor == "auto":
+        if executor in ("auto", "native"):
             big = len(entry.graph) > PYTHON_MAX_NODES and _has_numpy() and _width(entry.graph) >= NUMPY_MIN_WIDTH
-            executor = "numpy" if batch or big else "python"
+            plain = "numpy" if batch or big else "python"  # the choice without native code
+            if executor == "auto":
+                executor = "native" if batch and _native_available() else plain
         if executor == "python" and batch:
             raise ValueError(
                 "agrad.compile: executor='python' runs on numbers; array arguments need executor='numpy' or 'auto'"
             )
         key = (executor, batched, self.reduce if batch else None)
-        prog = entry.programs.get(key)
-        if prog is None:
+        hit = entry.programs.get(key)
+        if hit is None:
             t0 = time.perf_counter()
+            red = self.reduce if batch else "sum"  # one sample: sum and per-sample agree
+            prog = _native_program(entry.graph, batched, red) if executor == "native" else None
+            if executor == "native" and prog is None:
+                executor = plain  # too large for the C compiler, or it failed: logged at debug level
             if executor == "python":
                 prog = PythonProgram(entry.graph)
-            else:
+            elif executor == "numpy":
                 from agrad.compile.levels import LevelProgram
 
-                red = self.reduce if batch else "sum"  # one sample: sum and per-sample agree
                 prog = LevelProgram(entry.graph, list(batched), red)
             entry.seconds += time.perf_counter() - t0
-            entry.programs[key] = prog
-        self.last_executor = executor
-        return prog
+            hit = entry.programs[key] = (executor, prog)
+        self.last_executor = hit[0]
+        return hit[1]
 
     def lower(self, *args: Any) -> Any:
         """Trace and generate code for these arguments without running: the executor's program.
@@ -333,12 +344,17 @@ class CompiledFunction:
             raise ValueError("agrad.compile: params= with array arguments needs reduce='sum' or 'mean' ")
         np = _numpy()
         shape = _broadcast(leaves)
-        size = int(np.prod(shape)) if shape else 1
+        size = math.prod(shape)
         if size == 0 and self.reduce == "mean":
             raise ValueError(f"agrad.compile: reduce='mean' over an empty batch (shape {shape}) has no value")
-        flat = [x if type(x) is float else np.broadcast_to(x, shape).reshape(size) for x in values]
-        outs, grads = self._program(entry, batched)(flat, caps, size)
-        outs = [self._reduce_out(o, shape, size) for o in outs]
+        flat = [
+            x if type(x) is float else x.reshape(size) if x.shape == shape else np.broadcast_to(x, shape).reshape(size)
+            for x in values
+        ]
+        prog = self._program(entry, batched)
+        outs, grads = prog(flat, caps, size)
+        if not getattr(prog, "reduces_outputs", False):  # the native program sums (averages) them itself
+            outs = [self._reduce_out(o, shape, size) for o in outs]
         if self.params:  # numbers, reduced over the batch (checked when params= was given)
             self._accumulate(grads)
             return self._result(entry, outs, grads)
@@ -412,6 +428,18 @@ def _width(g: Graph) -> float:
     return len(g) / max(1, max(depth, default=0))
 
 
+def _native_available() -> bool:
+    from agrad.compile.native import available
+
+    return available()
+
+
+def _native_program(g: Graph, batched: tuple[bool, ...], reduce: str | None) -> Any:
+    from agrad.compile.native import program
+
+    return program(g, batched, reduce)
+
+
 def _has_numpy() -> bool:
     import importlib.util
 
@@ -455,7 +483,11 @@ def compile(
       ``result.backward()`` would, and returns the result. Every Value f reads
       but does not take is *live*: each call reads its current ``.data``.
     * ``executor``: "python" (straight-line Python on numbers), "numpy"
-      (level-scheduled NumPy: batches, and very large graphs) or "auto".
+      (level-scheduled NumPy: batches, and very large graphs), "native" (C with
+      the loop over the batch inside, compiled by the system's C compiler and
+      cached on disk: ``pip install "agrad[native]"``) or "auto": native for
+      arrays where cffi and a C compiler are found, else NumPy; Python for
+      numbers, NumPy for very large, wide graphs.
 
     Like ``jax.jit``, a trace is specialised to one graph: Python control flow
     that reads ``.data`` is baked in at trace time, and reading ``.data`` of an

@@ -78,8 +78,9 @@ def _fields(n: int) -> dict[str, str]:
 class _Templates:
     """Source templates per (op, arity, constants), with ``{g}``, ``{out}``, ``{x0}``.. to fill in."""
 
-    def __init__(self, safe: bool) -> None:
+    def __init__(self, safe: bool, render: Callable[[Any, dict[str, str], bool], str] = to_python) -> None:
         self.safe = safe
+        self.render = render
         self.fwd: dict[tuple[Any, ...], str] = {}
         self.bwd: dict[tuple[Any, ...], list[str | None]] = {}
 
@@ -88,7 +89,7 @@ class _Templates:
         t = self.fwd.get(key)
         if t is None:
             e = fold(forward_expr(op, len(kids)), _consts(kids))
-            t = self.fwd[key] = to_python(e, _fields(len(kids)), self.safe)
+            t = self.fwd[key] = self.render(e, _fields(len(kids)), self.safe)
         return t
 
     def backward(self, op: str, kids: tuple[int | float, ...]) -> list[str | None]:
@@ -99,7 +100,7 @@ class _Templates:
             consts, names = _consts(kids), _fields(len(kids))
             exprs = vjp_exprs(op, len(kids))
             t = self.bwd[key] = [
-                None if c else to_python(fold(e, consts), names, self.safe) for e, c in zip(exprs, const)
+                None if c else self.render(fold(e, consts), names, self.safe) for e, c in zip(exprs, const)
             ]
         return t
 
@@ -130,6 +131,25 @@ def needed(g: Graph) -> list[bool]:
                 if type(k) is int:
                     live[k] = True
     return [a and b for a, b in zip(dep, live)]
+
+
+def batched_nodes(g: Graph, batched: list[bool]) -> list[bool]:
+    """Which nodes depend on an array argument (one number per sample), given which arguments are arrays.
+
+    >>> from agrad.compile.trace import Placeholder, build_graph
+    >>> w, x = Placeholder(1.0, "w"), Placeholder(1.0, "x")
+    >>> batched_nodes(build_graph([w, x], [w * 2.0 + x]), [False, True])
+    [False, False, True, True]
+    """
+    bat = [False] * len(g)
+    for i, b in zip(g.inputs, batched):
+        if i >= 0:
+            bat[i] = b
+    for i, kids in enumerate(g.kids):
+        live = [k for k in kids if type(k) is int]
+        if live:
+            bat[i] = any(bat[k] for k in live)
+    return bat
 
 
 def _nary(i: int, op: str, kids: tuple[int | float, ...], chunk: int = 32) -> list[str]:

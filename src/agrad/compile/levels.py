@@ -191,20 +191,16 @@ class LevelProgram:
     """
 
     def __init__(self, g: Graph, batched: list[bool], reduce: str | None) -> None:
-        from agrad.compile.codegen import needed
+        from agrad.compile.codegen import batched_nodes, needed
 
         self.graph = g
         n = len(g)
         ops, kids = g.ops, g.kids
-        bat = [False] * n
-        for i, b in zip(g.inputs, batched):
-            if i >= 0:
-                bat[i] = b
+        bat = batched_nodes(g, batched)
         depth = [0] * n
         for i in range(n):
             ks = [k for k in kids[i] if type(k) is int]
             if ks:
-                bat[i] = any(bat[k] for k in ks)
                 depth[i] = 1 + max(depth[k] for k in ks)
             elif ops[i]:
                 depth[i] = 1

@@ -431,6 +431,35 @@ _NP: dict[str, str] = {
 }
 
 
+# C source per op, for the native executor: C's math library already has IEEE edges
+# (log(0) = -inf, exp overflow = inf, pow as K.pow); the helpers mirror agrad's kernels.
+_C: dict[str, str] = {
+    **_PY,
+    "pow": "pow({0}, {1})",
+    "abs": "fabs({0})",
+    "exp": "exp({0})",
+    "log": "log({0})",
+    "sqrt": "sqrt({0})",
+    "tanh": "tanh({0})",
+    "sin": "sin({0})",
+    "cos": "cos({0})",
+    "where": "({0} ? {1} : {2})",
+}
+
+
+# The same for a vector of samples at once (GCC vector types): each function a per-lane helper, and
+# ``where`` a bitwise select, since C's ?: takes no vector condition.
+_CV: dict[str, str] = {
+    **_C,
+    **{op: f"V_{op}({{0}})" for op in ("exp", "log", "sqrt", "tanh", "sin", "cos", "sigmoid", "softplus", "relu")},
+    "abs": "V_fabs({0})",
+    "pow": "V_pow({0}, {1})",
+    "min": "V_min({0}, {1})",
+    "max": "V_max({0}, {1})",
+    "where": "V_sel({0}, {1}, {2})",
+}
+
+
 def _simple(s: str) -> bool:
     """A name, a number or a template field: safe to write twice in one expression."""
     return s.isidentifier() or s.replace(".", "", 1).isdigit() or (s[:1] == "{" and s[1:-1].isidentifier())
@@ -512,7 +541,8 @@ def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = F
     """e as source text, with slots replaced by ``names`` and ops from ``table``."""
     if isinstance(e, Cond):
         if len(e.args) == 1:
-            return f"{'_np.' if table is _NP else '_'}{e.op}({render(e.args[0], names, table, safe)})"
+            prefix = "_np." if table is _NP else "V_" if table is _CV else "_"
+            return f"{prefix}{e.op}({render(e.args[0], names, table, safe)})"
         return f"({render(e.args[0], names, table, safe)} {e.op} {render(e.args[1], names, table, safe)})"
     if not isinstance(e, Sym):
         return literal(e)
@@ -523,9 +553,10 @@ def render(e: Expr, names: dict[str, str], table: dict[str, str], safe: bool = F
         if masked is not None:
             return masked
     args = [render(a, names, table, safe) for a in e.args]
-    if e.op == "pow" and table is not _NP:
+    python = table is _PY or table is _PY_SAFE
+    if e.op == "pow" and python:
         return _py_pow(args[0], e.args[1], args[1], safe)
-    if e.op == "relu" and table is not _NP and _simple(args[0]):
+    if e.op == "relu" and python and _simple(args[0]):
         return "({0} if {0} > 0.0 or {0} != {0} else 0.0)".format(args[0])  # K.relu inline: nan passes
     return table[e.op].format(*args)
 
@@ -537,6 +568,17 @@ def to_python(e: Expr, names: dict[str, str], safe: bool = False) -> str:
     ('(g / y)', '_div(g, x0)')
     """
     return render(e, names, _PY_SAFE if safe else _PY, safe)
+
+
+def to_c(e: Expr, names: dict[str, str], vector: bool = False) -> str:
+    """C source for e on doubles, or on vectors of samples (``_sigmoid``, ``V_sel``, ... are native.py's).
+
+    >>> to_c(vjp_exprs("relu", 1)[0], {"g": "g", "x0": "x"}), to_c(slot("x0") ** 3.0, {})
+    ('((x <= 0.0) ? (g * 0.0) : g)', 'pow(x0, 3.0)')
+    >>> to_c(vjp_exprs("relu", 1)[0], {"g": "g", "x0": "x"}, vector=True)
+    'V_sel((x <= 0.0), (g * 0.0), g)'
+    """
+    return render(e, names, _CV if vector else _C)
 
 
 def to_numpy(e: Expr, names: dict[str, str]) -> str:
