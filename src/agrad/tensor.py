@@ -810,7 +810,8 @@ def _both_arrays(xp: Any, a: Any, b: Any) -> tuple[Array, Array]:
 
 
 def _binary(op: str, x: object, y: object) -> Tensor:
-    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp:  # the common case, checked cheaply
+    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp and x._xp.__name__ not in _DEVICES:
+        # the common case, checked cheaply (one device: libraries with many go through _xp_of's device check)
         xo, yo, xd, yd, xp = x, y, x.data, y.data, x._xp
         if xd.shape != yd.shape and not _broadcastable(tuple(xd.shape), tuple(yd.shape)):
             raise _broadcast_error(op, xd, yd)
