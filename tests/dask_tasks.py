@@ -47,3 +47,8 @@ def die_once(block: np.ndarray, marker: str) -> np.ndarray:
 def slow(block: np.ndarray) -> np.ndarray:
     time.sleep(0.5)
     return block
+
+
+def squared_error(w: Any, x: Any) -> Any:
+    """(w x - 1)^2 per sample: a scalar program for agrad.compile."""
+    return (w * x - 1.0) ** 2

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dask_tasks import block, die_once, logistic, mlp, slow
+from dask_tasks import block, die_once, logistic, mlp, slow, squared_error
 from tensor_cases import CASES, inputs
 
 import agrad
@@ -250,9 +250,11 @@ def test_dataset_four_times_the_worker_memory(client: Any) -> None:
     y = (X[:, 0] > 0.0).astype(np.float64)
     w = np.linspace(-0.5, 0.5, d)
     pids = set(client.run(os.getpid).values())
-    with dask.config.set({"array.chunk-size": "4MiB"}):  # the gradient broadcast over rows gets 4 MiB chunks
+    with dask.config.set({"array.chunk-size": "4MiB"}), distributed.get_task_stream(client) as stream:
         loss, (gw, gb) = value_and_grad(logistic, [Tensor(w), Tensor(0.25)], X, y)
     assert set(client.run(os.getpid).values()) == pids  # no worker went past its memory limit and was restarted
+    made = [t for t in stream.data if "block" in str(t["key"])]
+    assert len(made) == n_chunks  # one pass: each chunk made once for the loss and the gradient together
     # the oracle: the same chunks made here one at a time, the closed form summed in NumPy
     total, sw, sb = 0.0, np.zeros(d), 0.0
     for i in range(n_chunks):
@@ -262,6 +264,15 @@ def test_dataset_four_times_the_worker_memory(client: Any) -> None:
     assert loss == pytest.approx(total / n_chunks, rel=1e-12)
     np.testing.assert_allclose(gw, sw / n_chunks, rtol=1e-12)
     assert gb == pytest.approx(sb / n_chunks, rel=1e-12)
+
+
+@pytest.mark.cluster
+def test_compiled_program_on_a_cluster_reduces_across_chunks(client: Any) -> None:
+    xn = np.random.default_rng(5).standard_normal(10_001)
+    f = agrad.compile(agrad.value_and_grad(squared_error, argnums=0), reduce="mean")
+    value, gw = dask.compute(*f(0.5, rows(xn, 1000)))  # 11 chunks, on the workers
+    assert value == pytest.approx(np.mean((0.5 * xn - 1) ** 2), rel=RTOL)
+    assert gw == pytest.approx(np.mean(2 * (0.5 * xn - 1) * xn), rel=RTOL)
 
 
 @pytest.mark.cluster

@@ -9,6 +9,7 @@ option asks for, and ``DeviceUnavailable`` its one-line refusal.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 DEVICES = ("cpu", "cuda")
@@ -35,7 +36,7 @@ def array_module(device: str) -> Any:
 
         return _default_xp()
     try:
-        import cupy
+        cupy = importlib.import_module("cupy")  # by name: mypy has no stubs where CuPy is not installed
     except ImportError:
         raise DeviceUnavailable('--device cuda needs CuPy: pip install "agrad[cuda]" (and an NVIDIA GPU)') from None
     try:

@@ -115,8 +115,8 @@ def _xp_of(*xs: Any) -> Any:
             found = names["array_api_compat.dask.array"]
             continue
         raise TypeError(
-            f"an op mixes arrays of two libraries, {found.__name__} on {_device(first)} and {xp.__name__} on "
-            f"{_device(x)}; convert one side first (for example with the other library's asarray)"
+            f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__} (on {_device(first)} and "
+            f"{_device(x)}); convert one side first (for example with the other library's asarray)"
         )
     return found
 
