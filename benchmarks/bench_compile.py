@@ -7,12 +7,14 @@ XLA_FLAGS, all set before the libraries load).
 
 1. micrograd's demo training step: MLP(2, [16, 16, 1]), 100 two-moons points,
    max-margin loss + L2 (alpha 1e-4), full batch, SGD with micrograd's learning
-   rate schedule, the loss read back every step (the demo prints it). Compiled
-   agrad (the per-sample loss traced once and run over the batch by the native
-   executor, and by the NumPy one), ``jax.jit`` of the whole step (loss, gradient
-   and update), PyTorch, eager agrad and micrograd 0.1.0, all from the same
-   weights and reaching the same loss. Also: the arithmetic floor of the step
-   (its floating-point operations at this core's measured matmul rate).
+   rate schedule, the loss read back every step (the demo prints it).
+   ``CompiledSGD`` (the per-sample loss traced once; loss, gradient and update
+   of the flat parameter array in one native call, and with the NumPy
+   executor), ``compile(params=)`` with the update over the Values in Python,
+   ``jax.jit`` of the whole step (loss, gradient and update), PyTorch, eager
+   agrad and micrograd 0.1.0, all from the same weights and reaching the same
+   loss. Also: where the native step's time goes, and the arithmetic floor of
+   the step (its floating-point operations at this core's measured matmul rate).
 2. A 100,000-op random scalar graph (benchmarks/bench_graph.py's recipe), and
    a 6,000-op one: compiled forward + backward on floats, per node, against
    eager agrad and against straight-line float arithmetic (the floor). Compile
@@ -99,9 +101,28 @@ def hinge_per_sample(model: MLP) -> Callable[..., Any]:
     return loss
 
 
-def compiled_step(X: list[list[float]], y: list[int], executor: str = "auto") -> Callable[[int, int], float]:
+def sgd_step(X: list[list[float]], y: list[int], executor: str = "auto") -> Callable[[int, int], float]:
+    """``CompiledSGD``: loss, gradient and update in one call, the parameters in one flat array."""
+    from agrad.compile.training import CompiledSGD
+
     random.seed(SEED)
     model = MLP(2, [16, 16, 1])  # the global seed, as bench_moons: the same weights as micrograd
+    step = CompiledSGD(hinge_per_sample(model), model.parameters(), lr=1.0, executor=executor)
+    x0, x1, ys = np.array([x[0] for x in X]), np.array([x[1] for x in X]), np.array(y, dtype=float)
+
+    def run(k: int, steps: int) -> float:
+        step.lr = 1.0 - 0.9 * k / steps
+        return step(x0, x1, ys)
+
+    run.step = step  # type: ignore[attr-defined]
+    run.args = (x0, x1, ys)  # type: ignore[attr-defined]
+    return run
+
+
+def values_step(X: list[list[float]], y: list[int], executor: str = "auto") -> Callable[[int, int], float]:
+    """``compile(loss, params=...)``: gradients added to each Value's .grad, the update in Python."""
+    random.seed(SEED)
+    model = MLP(2, [16, 16, 1])
     params = model.parameters()
     step = agrad.compile(hinge_per_sample(model), params=params, reduce="mean", executor=executor)
     x0, x1, ys = np.array([x[0] for x in X]), np.array([x[1] for x in X]), np.array(y, dtype=float)
@@ -201,8 +222,10 @@ def bench_moons(repeats: int, steps: int, quick: bool) -> None:
     from agrad.compile import native
 
     if native.available():
-        engines["compiled agrad (native)"] = lambda X, y: compiled_step(X, y, "native")
-    engines["compiled agrad (numpy)"] = lambda X, y: compiled_step(X, y, "numpy")
+        engines["CompiledSGD (native)"] = lambda X, y: sgd_step(X, y, "native")
+    engines["CompiledSGD (numpy)"] = lambda X, y: sgd_step(X, y, "numpy")
+    if native.available():
+        engines["compile+Values (native)"] = lambda X, y: values_step(X, y, "native")
     if _has("jax"):
         engines["jax.jit"] = jax_step
     if _has("torch"):
@@ -234,20 +257,29 @@ def bench_moons(repeats: int, steps: int, quick: bool) -> None:
                 trace.append(float(loss[0] if isinstance(loss, tuple) else loss))
             losses[name] = trace
     parts = {}
-    if "compiled agrad (native)" in engines:  # where the native step's time goes
-        run = compiled_step(X, y, "native")
+    if "CompiledSGD (native)" in engines:  # where the native step's time goes
+        run = sgd_step(X, y, "native")
         run(0, steps)
-        f, args = run.step, run.args  # type: ignore[attr-defined]
-        prog = f.lower(*args)
-        caps = [v.data for v in f.params]
+        sgd, args = run.step, run.args  # type: ignore[attr-defined]
+        prog = sgd.fn.lower(*args)
         flat = list(args)
-        parts["native program alone (arrays in, gradients out)"] = timed(lambda _: prog(flat, caps, 100), repeats, 50)
-        parts["compiled call (+ reading and adding to 337 Values)"] = timed(lambda _: f(*args), repeats, 50)
+        buf, A = prog._buf, np.stack(args)
+        S, OB, OS = np.empty(len(sgd.params)), np.empty((0, len(y))), np.empty(prog._slots)
+        c_args = [buf("double[]", a) for a in (A, S, OB, OS, sgd.flat)]
+        g0 = prog._slice[0]
+        parts["the C step alone (forward, backward, update)"] = timed(
+            lambda _: prog._sgd(c_args[0], len(y), *c_args[1:], len(sgd.params), 0, g0, 0.0), repeats, 50
+        )
+        parts["+ the Python call around it (CompiledSGD)"] = timed(lambda _: sgd(*args), repeats, 50)
+        parts["C forward+backward, gradients back as floats"] = timed(
+            lambda _: prog(flat, sgd.flat.tolist(), len(y)), repeats, 50
+        )
+        parts["write_values() at the end of training (337 Values)"] = timed(lambda _: sgd.write_values(), repeats, 50)
     print("1. micrograd's demo step: MLP(2, [16, 16, 1]), 100 moons, max-margin + L2, full batch, SGD")
     for name, t in times.items():
         print(f"   {name:24s} {stats(t)}   loss after {steps} steps {losses[name][-1]:.15f}")
     for name in engines:
-        if name.startswith("compiled") or name == "jax.jit":
+        if name.startswith("Compiled") or name == "jax.jit":
             print(f"   {name}: first step (trace + compile or load + run) {stats(first[name])}")
     for name, t in parts.items():
         print(f"   {name}: {stats(t)}")
@@ -264,7 +296,8 @@ def bench_moons(repeats: int, steps: int, quick: bool) -> None:
     print(
         f"   arithmetic floor: {flops:,} flops at this core's float64 matmul rate "
         f"({rate:.1f} GFLOP/s) = {floor * 1e6:.1f} us; "
-        + ", ".join(f"{n} is {min(t) / floor:.0f}x it" for n, t in times.items() if n in (ours, "jax.jit", "torch"))
+        + ", ".join(f"{n} is {min(t) / floor:.1f}x it" for n, t in times.items() if n in (ours, "jax.jit", "torch"))
+        + "".join(f", {n} is {min(t) / floor:.1f}x it" for n, t in parts.items() if n.startswith("the C step"))
     )
 
 

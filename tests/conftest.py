@@ -8,8 +8,35 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-HAS_TORCH = importlib.util.find_spec("torch") is not None
-needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch (the test oracle) is not installed")
+try:
+    HAS_TORCH = importlib.util.find_spec("torch") is not None
+except (ImportError, ValueError):  # a broken install, or one hidden from the finders, counts as absent
+    HAS_TORCH = False
+INSTALL_TORCH = "pip install torch==2.13.0"
+TORCH_REASON = f"PyTorch (the test oracle) is not installed: {INSTALL_TORCH}"
+# Every test that compares with PyTorch carries this mark, so the run can say up front how many will skip.
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason=TORCH_REASON)
+
+
+def _needs_torch(item: pytest.Item) -> bool:
+    return any(m.kwargs.get("reason") == TORCH_REASON for m in item.iter_markers("skipif"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before --collect-only lists the tests
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Without the oracle, the run's first line says how many tests will skip and how to install it."""
+    if HAS_TORCH:
+        return
+    n = sum(map(_needs_torch, session.items))
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if n and reporter is not None:
+        reporter.write_line(
+            f"PyTorch, the test oracle, is not installed: {n:,} of {len(session.items):,} tests will skip."
+            f" Install it with: {INSTALL_TORCH}",
+            yellow=True,
+            bold=True,
+        )
+
 
 # Every property test in CI draws the same examples (derandomized, no database);
 # HYPOTHESIS_PROFILE=long runs 5,000 examples per test instead (docs/TESTING.md).

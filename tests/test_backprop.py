@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 import random
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -337,3 +340,190 @@ def test_a_walk_stopped_by_an_error_leaves_no_stale_gradient() -> None:
     x.grad = 0.0
     y.backward()
     assert x.grad == 37.0
+
+
+# -- a walk stopped at any point leaves nothing that a later walk reads -------------------
+
+AGRAD_DIR = str(Path(agrad.__file__).parent)
+
+
+class _Stop(BaseException):
+    """Stands for KeyboardInterrupt: a BaseException that the walk must not swallow."""
+
+
+def _stop_at(event: str, n: int) -> Callable[..., Any]:
+    """A trace function that raises _Stop at the n-th ``event`` ('line' or 'opcode') in agrad's own code."""
+    seen = [0]
+
+    def local(frame: FrameType, what: str, arg: Any) -> Any:
+        if what == event:
+            seen[0] += 1
+            if seen[0] == n:
+                raise _Stop(f"{event} {n}")
+        return local
+
+    def start(frame: FrameType, what: str, arg: Any) -> Any:
+        if not frame.f_code.co_filename.startswith(AGRAD_DIR):
+            return None
+        frame.f_trace_opcodes = event == "opcode"
+        return local
+
+    return start
+
+
+def _stopped_graph() -> tuple[list[Value], Value, list[float]]:
+    """x, y and f = d*tanh(d) + e with e = x*y, d = e + 1.5, a hook on e; f's gradient in closed form."""
+    x, y = Value(0.5, label="x"), Value(-0.25, label="y")
+    e = x * y
+    e.register_hook(lambda g: g * 1.0)  # a hook runs inside the walk: a place to stop too
+    d = e + 1.5
+    f = d * d.tanh() + e
+    dv = 0.5 * -0.25 + 1.5
+    df_de = math.tanh(dv) + dv * (1 - math.tanh(dv) ** 2) + 1.0
+    return [x, y], f, [df_de * -0.25, df_de * 0.5]
+
+
+def _assert_next_backward_right(leaves: list[Value], f: Value, want: list[float]) -> None:
+    for v in agrad.toposort(f):
+        v.zero_grad()
+    f.backward()
+    assert [v.grad for v in leaves] == pytest.approx(want, rel=1e-14)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_walk_stopped_at_any_bytecode_leaves_no_trace(create_graph: bool) -> None:
+    """Stop backward at each bytecode of agrad's code in turn (as Ctrl-C could): no _g is left
+    on any node, and the next backward, after zero_grad, is right (it gave 2x after a stop
+    right after the walk took a node off its list)."""
+    stops = 0
+    for n in range(1, 100_000):
+        leaves, f, want = _stopped_graph()
+        old = sys.gettrace()
+        sys.settrace(_stop_at("opcode", n))
+        try:
+            f.backward(create_graph=create_graph)
+        except _Stop:
+            stops += 1
+        else:
+            break
+        finally:
+            sys.settrace(old)
+        stale = [v for v in agrad.toposort(f) if getattr(v, "_g", None) is not None]
+        assert not stale, (n, stale)
+        _assert_next_backward_right(leaves, f, want)
+    assert stops > 200  # it really stopped all along the walk, not once at the start
+
+
+def test_a_second_stop_while_clearing_up_leaves_nothing_a_later_walk_reads() -> None:
+    """Stop backward at each line in turn, then again at each store of its clean-up (a second
+    Ctrl-C): whatever is left in _g, the next backward of the graph, or of part of it, is right."""
+    slot = Value.__dict__["_g"]
+    trap = {"armed": False, "stores": 0, "stop_at": 0}
+
+    def set_g(v: Value, g: Any) -> None:
+        if trap["armed"]:
+            trap["stores"] += 1
+            if trap["stores"] == trap["stop_at"]:
+                raise _Stop("while clearing up")
+        slot.__set__(v, g)
+
+    def first_stop_arms_the_trap(n: int) -> Callable[..., Any]:
+        tracer = _stop_at("line", n)
+
+        def start(frame: FrameType, what: str, arg: Any) -> Any:
+            local = tracer(frame, what, arg)
+            if local is None:
+                return None
+
+            def arming(frame: FrameType, what: str, arg: Any) -> Any:
+                try:
+                    return local(frame, what, arg) and arming
+                except _Stop:
+                    trap["armed"] = True  # the tracer is switched off by its own raise: the trap takes over
+                    raise
+
+            return arming
+
+        return start
+
+    cases = 0
+    Value._g = property(slot.__get__, set_g)  # type: ignore[assignment]
+    try:
+        for n in range(1, 100_000):
+            stopped = False
+            for second in range(1, 1_000):
+                leaves, f, want = _stopped_graph()
+                trap.update(armed=False, stores=0, stop_at=second)
+                old = sys.gettrace()
+                sys.settrace(first_stop_arms_the_trap(n))
+                try:
+                    f.backward()
+                except _Stop:
+                    stopped = True
+                finally:
+                    sys.settrace(old)
+                    trap["armed"] = False
+                if not stopped:
+                    break
+                cases += 1
+                part = f._children[0]  # d * tanh(d): a walk over some of the same nodes
+                d = part._children[0]
+                for v in agrad.toposort(f):
+                    v.zero_grad()
+                part.backward()
+                assert d.grad == pytest.approx(math.tanh(d.data) + d.data * (1 - math.tanh(d.data) ** 2), rel=1e-14)
+                _assert_next_backward_right(leaves, f, want)
+                if trap["stores"] < second:
+                    break  # the clean-up made fewer stores than that: every place in it was tried
+            if not stopped:
+                break
+    finally:
+        Value._g = slot  # type: ignore[misc]
+    assert cases > 100
+
+
+def test_a_rule_added_to_the_table_after_import_is_used() -> None:
+    """The walk binds the table once, at import; a row added later (another node type's op) still works."""
+    from agrad.rules import RULES, Primitive
+
+    twice = Primitive("twice", lambda x: 2 * x, lambda g, out, x: (2 * g,), lambda x_dots, out, x: 2 * x_dots[0])
+    RULES["twice"] = twice
+    try:
+        x = Value(3.0)
+        Value(6.0, (x,), "twice").backward()
+        assert x.grad == 2.0  # d(2x)/dx
+    finally:
+        del RULES["twice"]
+        agrad.backprop._VJP.pop("twice", None)
+
+
+def test_another_node_type_with_array_data_and_array_constants_goes_through_the_same_walk() -> None:
+    """The walk's contract (backprop's docstring) for a node type that is not a Value: arrays as
+    data and gradients, an array constant among the operands; d/dx of ((x * c) * (x * c)) = 2 x c^2."""
+    np = pytest.importorskip("numpy")
+    from agrad.rules import RULES, Primitive
+    from agrad.value import NODE_TYPES
+
+    class Vec:
+        __slots__ = ("_children", "_g", "_hooks", "_op", "data", "grad")
+        _constant_types = (np.ndarray,)
+
+        def __init__(self, data: Any, children: tuple[Any, ...] = (), op: str = "") -> None:
+            self.data, self.grad, self._children, self._op, self._hooks = data, 0.0, children, op, None
+
+    vmul = Primitive("vmul", lambda x, y: x * y, lambda g, out, x, y: (g * y, g * x), lambda d, out, x, y: 0.0)
+    NODE_TYPES.add(Vec)
+    RULES["vmul"] = vmul
+    try:
+        x, c = Vec(np.array([1.0, -2.0])), np.array([3.0, 0.5])
+        y = Vec(x.data * c, (x, c), "vmul")
+        z = Vec(y.data * y.data, (y, y), "vmul")
+        for _ in range(2):  # the second walk adds once more, as for a Value
+            agrad.backward(z)  # type: ignore[arg-type]
+        assert np.array_equal(x.grad, 2 * (2 * x.data * c**2)) and np.array_equal(y.grad, 2 * (2 * y.data))
+        with pytest.raises(TypeError, match="children must be Values or floats, got list"):
+            agrad.backward(Vec(x.data, (x, [1.0]), "vmul"))  # type: ignore[arg-type]
+    finally:
+        NODE_TYPES.discard(Vec)
+        del RULES["vmul"]
+        agrad.backprop._VJP.pop("vmul", None)

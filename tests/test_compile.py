@@ -478,7 +478,7 @@ def test_demo_compile_flag_runs(tmp_path: Any) -> None:
 
     assert main(["demo", "--compile", "--steps", "3", "--no-progress", "--out", str(tmp_path)]) == 0
     run = json.loads((tmp_path / "run.json").read_text())
-    assert run["config"]["compile"] is True and len(run["loss"]) == 3
+    assert run["config"]["compile"] is True and len(run["loss"]) == 4  # step 0 (the initial weights) to step 3
 
 
 def test_auto_executor_by_kind_and_graph_shape(monkeypatch: pytest.MonkeyPatch) -> None:

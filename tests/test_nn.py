@@ -95,7 +95,9 @@ def test_named_parameters_names_and_order() -> None:
     ]
     assert names[-1] == "layers.1.neurons.0.b"
     assert len(set(names)) == len(names) == 13
-    assert [p for _, p in model.named_parameters()] == model.parameters()
+    for m in (model, model.layers[0], model.layers[0].neurons[1]):  # parameters() skips the names, same order
+        named, plain = [p for _, p in m.named_parameters()], m.parameters()
+        assert len(named) == len(plain) and all(a is b for a, b in zip(named, plain))
 
 
 def test_bad_sizes_and_inputs() -> None:

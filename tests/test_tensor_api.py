@@ -422,3 +422,65 @@ def test_only_numpy_with_dask_is_a_defined_mix() -> None:
     jnp = pytest.importorskip("jax.numpy")
     with pytest.raises(TypeError, match=r"jax.numpy and array_api_compat.dask.array"):
         Tensor(jnp.ones(2)) + Tensor(da.ones(2))
+
+
+def test_a_deep_tensor_graph_backpropagates_and_is_freed_without_the_cycle_collector() -> None:
+    import gc
+    import weakref
+
+    x = Tensor(np.array([0.5, -0.25]), requires_grad=True)
+    y = x
+    for _ in range(5000):  # deeper than Python's recursion limit: the sort and the walk are iterative
+        y = y * 1.0 + 0.0
+    middle = weakref.ref(y)
+    loss = (y * y).sum()
+    gc.disable()
+    try:
+        loss.backward()
+        np.testing.assert_allclose(x.grad, 2 * x.data)
+        del y, loss
+        assert middle() is None  # no reference cycle keeps the graph alive: counting references frees it
+    finally:
+        gc.enable()
+
+
+def test_two_threads_differentiate_tensors_at_once() -> None:
+    """One thread's transforms and another's no_grad and backward, through a shared weight, do not mix."""
+    import sys
+    import threading
+
+    w = Tensor(np.array([0.5, -1.5]), requires_grad=True)
+    errors: list[BaseException] = []
+
+    def by_grad() -> None:
+        try:
+            for k in range(200):
+                x = np.array([1.0, float(k)])
+                g = agrad.grad(lambda x: (x * x * w).sum())(x)
+                np.testing.assert_allclose(g.data if isinstance(g, Tensor) else g, 2 * x * w.data)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    def by_backward() -> None:
+        try:
+            for k in range(200):
+                with agrad.no_grad():
+                    assert not (w * 2.0).requires_grad
+                x = Tensor(np.array([float(k), 1.0]), requires_grad=True)
+                (x * x * w.detach()).sum().backward()
+                np.testing.assert_allclose(x.grad, 2 * x.data * w.data)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=by_grad), threading.Thread(target=by_backward)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors
+    assert w.grad is None  # neither thread's transform or backward wrote the shared weight's .grad

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from conftest import needs_torch
 from opinfo import OPS, OpInfo
 
 import agrad
@@ -355,9 +356,11 @@ def _special_cases(info: OpInfo) -> list[tuple[float, ...]]:
     return list(itertools.product(*pools))
 
 
+@needs_torch
 @pytest.mark.parametrize("info", OPS, ids=[info.id for info in OPS])
 def test_special_values_match_ieee(info: OpInfo) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     slots = info.slots * 2 if info.nary else info.slots
     live = [s.const != "must" for s in slots]
     bad: list[str] = []

@@ -143,11 +143,29 @@ def test_constants_get_their_own_nodes_and_ordered_ops_name_their_operands() -> 
     # f = (2 - x)**3: df/dx = -3 (2 - x)**2 = -3
     assert rec["x"][:2] == (3.0, -3.0)
     sub, pw = op_of(dot, "v1"), op_of(dot, "f")
-    into_sub = [(nodes.get(t, {}).get("label", t), e["label"]) for t, h, e in edges if h == sub]
-    assert into_sub == [("2.0", "x"), ("{ x | data 3.0 | grad -3.0 }", "y")]
-    into_pow = [(nodes[t]["label"], e["label"]) for t, h, e in edges if h == pw]
-    assert into_pow == [("{ v1 | data -1.0 | grad 3.0 }", "x"), ("3.0", "c")]
+    # The op says its formula with the operands named as their nodes are (no "x"/"y" stand-ins
+    # that could clash with a node called x); the edges need no labels then.
+    assert nodes[sub]["label"] == "2.0 - x" and nodes[pw]["label"] == "v1 ** 3.0"
+    into_sub = [(nodes.get(t, {}).get("label", t), e) for t, h, e in edges if h == sub]
+    assert into_sub == [("2.0", {}), ("{ x | data 3.0 | grad -3.0 }", {})]
+    into_pow = [(nodes[t]["label"], e) for t, h, e in edges if h == pw]
+    assert into_pow == [("{ v1 | data -1.0 | grad 3.0 }", {}), ("3.0", {})]
     assert sum(1 for a in nodes.values() if a.get("shape") == "plaintext") == 2
+
+
+def test_a_neurons_edges_name_its_bias_and_weights_as_their_nodes_do() -> None:
+    """Once the bias's edge said w[0] and the constant 1.0's edge x[0]."""
+    n = agrad.nn.Neuron(2, seed=0)
+    n.b.label, n.w[0].label, n.w[1].label = "b", "w0", "w1"
+    out = n([Value(1.0, label="x0"), Value(2.0, label="x1")])
+    out.label = "out"
+    dot = to_dot(out)
+    nodes, edges = parse(dot)
+    z = records(dot)["v1"][2]
+    (d,) = [t for t, h, _ in edges if h == z]
+    into = sorted((nodes[t]["label"].split(" | ")[0].strip("{ "), e["label"]) for t, h, e in edges if h == d)
+    pairs = [("b", "1.0"), ("w0", "x0"), ("w1", "x1")]
+    assert into == sorted((name, f"{w}·{x}") for w, x in pairs for name in (w, x))
 
 
 def test_dot_and_sum_ops() -> None:
@@ -163,7 +181,8 @@ def test_dot_and_sum_ops() -> None:
     assert rec["w1"][1] == 5.0 and rec["w2"][1] == 0.5 and rec["x1"][1] == 1.5
     d = op_of(dot, "v1")
     into = [(nodes[t]["label"].split(" | ")[0].strip("{ "), e["label"]) for t, h, e in edges if h == d]
-    assert into == [("w1", "w[0]"), ("w2", "w[1]"), ("x1", "x[0]"), ("0.5", "x[1]")]
+    assert into == [("w1", "w1·x1"), ("w2", "w2·0.5"), ("x1", "w1·x1"), ("0.5", "w2·0.5")]
+    assert nodes[d]["label"] == "dot"
     s = op_of(dot, "f")
     assert [e for t, h, e in edges if h == s] == [{}, {}, {}]  # sum is symmetric: no operand names
 

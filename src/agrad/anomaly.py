@@ -130,7 +130,7 @@ def check_forward(node: Value) -> None:
         weakref.finalize(node, _where.pop, id(node), None)
     _where[id(node)] = where
     if not _finite(node.data):
-        operands = getattr(node, "_args", node._children)  # a Tensor's constants and parameters too
+        operands = node._children
         raise FloatingPointError(
             f"forward of {node._op!r} gave {_show(node.data)} from inputs {_describe(operands)}, made at {where}"
         )
@@ -150,7 +150,7 @@ def check_backward(node: Value, grads: Sequence[Any]) -> None:
             name = c.label or f"arg{i}"
             raise FloatingPointError(
                 f"backward of {node._op!r} gave gradient {_show(g)} for input {name}; inputs "
-                f"{_describe(getattr(node, '_args', node._children))}, made at "
+                f"{_describe(node._children)}, made at "
                 f"{_where.get(id(node), '<made outside detect_anomaly>')}"
             )
 

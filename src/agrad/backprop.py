@@ -4,54 +4,102 @@ Each node's rule comes from ``agrad.rules.RULES`` by its ``_op``. Gradients of
 this walk are collected in the node's ``_g`` slot and only then added to
 ``.grad``, so a second ``backward()`` adds exactly once more (micrograd's walk
 reads ``.grad`` as the upstream gradient and compounds: 1, 3, 6, ...).
+
+What a node must provide, for this walk to differentiate it (``Value`` does;
+any other node type, such as an n-d array, must too):
+
+- its type is in ``agrad.value.NODE_TYPES`` (``Value`` and every subclass of it
+  are; another node class adds itself). Any other object in ``_children`` is a
+  constant: it gets no gradient and reaches the rule as itself. A ``float``
+  always may be one; a node class allows other constants (arrays) by listing
+  their types in its ``_constant_types``;
+- ``_children``: the tuple of operands, nodes and constants, in the order its
+  rule takes them; ``_op``: the key of its row in ``RULES`` (``""`` for a leaf,
+  which has no children);
+- ``data``: what its rule is given as ``out``, and as an operand of its parents;
+- ``grad``: where gradients are summed with ``+``; a float ``0.0`` or ``None`` there
+  (a fresh or zeroed node) is replaced by the first gradient, not added to;
+- ``_hooks``: ``None`` or a list of callables (``register_hook``);
+- a ``_g`` slot, which only the walk reads or writes and which needs no start
+  value: every walk sets it for each of its own nodes before reading any;
+- hashing by identity (a class that defines ``__eq__`` keeps ``__hash__ = object.__hash__``);
+- optionally ``_fit(gs)``: the walk hands it the shares the node's rule gave and
+  sends on what it returns (a Tensor sums each share down to its operand's shape).
+
+Nodes of type exactly ``Value`` take a hot path that tells a constant by ``is
+float``; every other node type takes the general one, which asks ``NODE_TYPES``.
+A rule returns one gradient per operand, or fewer when the last operands are
+constants (``x ** c`` returns one); gradients must support ``+`` with each other
+and with ``grad``. The
+float walk (no ``create_graph``) hands a rule the operands' ``data``; with
+``create_graph`` it hands it the nodes themselves.
+
+A walk stopped by any exception, at any point (a KeyboardInterrupt, a hook that
+raises, a second KeyboardInterrupt while it clears up) leaves nothing that a
+later walk reads: a walk clears ``_g`` of every node it was given when it is
+stopped, and every walk sets ``_g`` of all of its own nodes before it starts.
+Two walks over shared nodes at the same time (a hook that calls ``backward()``
+on an overlapping graph, two threads through one model) would share ``_g``:
+they are not supported; a transform's walk writes only its own fresh nodes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
 from agrad.anomaly import check_backward, unchecked
 from agrad.modes import ANOMALY, enable_grad, mode
 from agrad.rules import RULES
-from agrad.tensor import Tensor, hook_result
-from agrad.tensor import step as tensor_step
-from agrad.value import Value, _number
+from agrad.tensor import Tensor, hook_value
+from agrad.value import NODE_TYPES, Value, _number
 
 _VJP = {name: p.vjp for name, p in RULES.items()}
 
 
 def toposort(root: Value) -> list[Value]:
-    """Every Value that root depends on, children before parents, without recursion.
+    """Every node that root depends on, children before parents, without recursion.
 
     >>> a = Value(1.0, label="a"); b = a * 2; c = a + b
     >>> [v.label or v._op for v in toposort(c)]
     ['a', '*', '+']
     """
-    if not isinstance(root, (Value, Tensor)):
+    return _sort(root, False)
+
+
+def _sort(root: Value, clear: bool) -> list[Value]:
+    """toposort, and with ``clear``, ``_g = None`` on each node as it is reached (for backward's own walk).
+
+    Clearing here costs one store per node, where a pass of its own would read
+    every node from memory again. Only a walk's own sort may clear: a node can
+    be in the middle of another walk (a hook's, another thread's).
+    """
+    if type(root) not in NODE_TYPES:
         raise TypeError(f"toposort expects a Value or a Tensor, got {type(root).__name__}: {root!r}")
     order: list[Value] = []
     seen: set[Value] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]
-    push, pop, visit = stack.append, stack.pop, seen.add
+    # A None on the stack says: the node under it has had all of its children
+    # pushed, so once the None is popped, that node is done (no tuple per node).
+    stack: list[Value | None] = [root]
+    push, pop, visit, done, nodes = stack.append, stack.pop, seen.add, order.append, NODE_TYPES
     while stack:
-        node, done = pop()
-        if done:
-            order.append(node)
+        node = pop()
+        if node is None:
+            done(pop())  # type: ignore[arg-type]
             continue
         if node in seen:
             continue
         visit(node)
-        push((node, True))
-        try:
-            kids = node._children
-        except AttributeError:
-            raise TypeError(
-                f"a node's children must be Values or floats, got {type(node).__name__}: {node!r}"
-            ) from None
-        for c in kids:
-            if type(c) is not float and c not in seen:
-                push((c, False))  # type: ignore[arg-type]
+        if clear:
+            node._g = None
+        push(node)
+        push(None)
+        for c in node._children:
+            if type(c) in nodes:
+                if c not in seen:
+                    push(c)  # type: ignore[arg-type]
+            elif type(c) is not float and not isinstance(c, type(node)._constant_types):
+                raise TypeError(f"a node's children must be Values or floats, got {type(c).__name__} {c!r} in {node!r}")
     return order
 
 
@@ -62,105 +110,134 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
     >>> backward(y); backward(y); x.grad
     12.0
     """
-    if isinstance(root, Tensor):
+    if type(root) is Tensor:  # type: ignore[comparison-overlap]  # its own backward checks the gradient's shape
         root.backward(None if type(gradient) is float and gradient == 1.0 else gradient, create_graph)
         return
-    if not isinstance(root, Value):
+    if type(root) not in NODE_TYPES:
         raise TypeError(f"backward expects a Value or a Tensor, got {type(root).__name__}")
-    if not isinstance(gradient, Value):
+    if type(gradient) not in NODE_TYPES:
         gradient = _gradient_number(gradient, "backward's gradient")
-    topo = toposort(root)
-    root._g = gradient
+    order = _sort(root, True)
     if create_graph:
         with enable_grad():  # as in PyTorch: asking for a graph records one, even inside no_grad()
-            pull(topo, True)
+            pull(order, ((root, gradient),), True, cleared=True)
     else:
-        pull(topo, False)
+        pull(order, ((root, gradient),), False, cleared=True)
 
 
 def pull(
-    order: list[Value],
+    order: Sequence[Value],
+    seeds: Iterable[tuple[Value, Any]],
     create_graph: bool,
     visit: Callable[[Value, Any], Any] | None = None,
     only: Container[Any] | None = None,
+    cleared: bool = False,
 ) -> None:
-    """The chain rule over ``order`` (children first), from the gradients seeded in ``_g``.
+    """The chain rule over ``order`` (children first), from the gradients ``seeds`` give its roots.
 
     Each node, parents before children, runs its hooks (which may replace its
     gradient ``g``) and adds ``g`` to ``.grad``, or, given ``visit``, hands
     ``visit(node, g)`` the gradient instead and leaves ``.grad`` alone (the
     transforms do so; hooks run for them too, as for torch.autograd.grad).
     Then its VJP rule sends a share of ``g`` to each child's ``_g``.
-    The rule runs on floats, building nothing, or, with ``create_graph``, on the
-    Values themselves, so that the gradients are graphs too. Given ``only``, a
-    share goes only to the children in it: a transform's walk must not write the
-    ``_g`` of a Value it does not differentiate (a model's parameter may be in the
-    middle of another walk, in a hook or another thread). ``order`` is consumed,
-    so the walk lets go of each node as soon as it is done; a walk stopped by an
-    error clears what it left in ``_g``.
+    The rule runs on the children's data, building nothing, or, with
+    ``create_graph``, on the nodes themselves, so that the gradients are graphs
+    too. Given ``only``, a share goes only to the children in it: a transform's
+    walk must not write the ``_g`` of a Value it does not differentiate (a
+    model's parameter may be in the middle of another walk, in a hook or
+    another thread). Every seeded node and every child that gets a share must be
+    in ``order``. The walk first sets ``_g = None`` on every node of ``order``,
+    unless ``cleared`` says that its sort already did.
 
-    >>> x = Value(3.0); y = x * x; y._g = 1.0; seen = {}
-    >>> pull(toposort(y), False, lambda v, g: seen.setdefault(v, g)); seen[x]
+    >>> x = Value(3.0); y = x * x; seen = {}
+    >>> pull(toposort(y), [(y, 1.0)], False, lambda v, g: seen.setdefault(v, g)); seen[x]
     6.0
     """
-    check = mode.flags & ANOMALY
+    if not cleared:
+        for node in order:  # whatever a stopped walk left here is never read
+            node._g = None
+    nodes, vjps, value, check = NODE_TYPES, _VJP, Value, mode.flags & ANOMALY  # bound once per walk
+    fast = not create_graph and not check
     try:
-        while order:
-            node = order.pop()
+        for node, g in seeds:
+            kg = node._g
+            node._g = g if kg is None else kg + g
+        for node in reversed(order):
             g = node._g
             if g is None:
                 continue
             node._g = None
             if node._hooks:
                 g = _run_hooks(node, g)
-            if type(node) is Tensor:  # type: ignore[comparison-overlap]  # arrays: shapes, constants and broadcasting are agrad.tensor's step
-                tensor_step(node, g, create_graph, visit, only, check, _VJP)
-                continue
             if visit is None:
                 grad = node.grad
-                node.grad = g if type(grad) is float and grad == 0.0 else grad + g
+                node.grad = g if (type(grad) is float and grad == 0.0) or grad is None else grad + g
             else:
                 g = visit(node, g)
-            kids = node._children
+            kids: tuple[Any, ...] = node._children  # nodes and constants
             if not kids:
                 continue
-            try:
-                vjp = _VJP[node._op]
-            except KeyError:
-                raise _unknown_op(node) from None
+            vjp = vjps.get(node._op)  # not a try: a try's own opcode lies outside the walk's handler (CPython 3.11)
+            if vjp is None:
+                vjp = _late_rule(node)
+            if fast and type(node) is value:
+                # The hot path. A Value's operands are Values or floats (its sort refused anything
+                # else), so `is float` tells a constant, and one- and two-operand ops, most of
+                # the nodes, are unpacked by hand.
+                if len(kids) == 2:
+                    a, b = kids
+                    gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)
+                    if type(a) is not float and (only is None or a in only):
+                        kg = a._g
+                        a._g = gs[0] if kg is None else kg + gs[0]
+                    if type(b) is not float and (only is None or b in only):  # so gs[1] is there: x ** c has one
+                        kg = b._g
+                        b._g = gs[1] if kg is None else kg + gs[1]
+                    continue
+                if len(kids) == 1:
+                    (a,) = kids
+                    gs = vjp(g, node.data, a if type(a) is float else a.data)
+                    if type(a) is not float and (only is None or a in only):
+                        kg = a._g
+                        a._g = gs[0] if kg is None else kg + gs[0]
+                    continue
+                gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])
+                for k, gk in zip(kids, gs):
+                    if type(k) is not float and (only is None or k in only):
+                        kg = k._g
+                        k._g = gk if kg is None else kg + gk
+                continue
+            # Any node under create_graph or detect_anomaly, and other node types.
             if create_graph:
                 # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
-            elif len(kids) == 2:  # most ops; unpacked by hand as this is the hottest line of the walk
-                a, b = kids
-                gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)  # type: ignore[union-attr]
-            elif len(kids) == 1:
-                (a,) = kids
-                gs = vjp(g, node.data, a if type(a) is float else a.data)  # type: ignore[union-attr]
             else:
-                gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])  # type: ignore[union-attr]
+                gs = vjp(g, node.data, *[k.data if type(k) in nodes else k for k in kids])
+            fit = getattr(node, "_fit", None)
+            if fit is not None:  # a node type's own last step on its shares (a Tensor: broadcasting undone)
+                gs = fit(gs)
             if check:
                 check_backward(node, gs)
-            if only is None:
-                for k, gk in zip(kids, gs):
-                    if type(k) is not float:
-                        kg = k._g  # type: ignore[union-attr]
-                        k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
-            else:
-                for k, gk in zip(kids, gs):
-                    if k in only:
-                        kg = k._g  # type: ignore[union-attr]
-                        k._g = gk if kg is None else kg + gk  # type: ignore[union-attr]
-    finally:
-        for node in order:
+            for k, gk in zip(kids, gs):
+                if type(k) in nodes and (only is None or k in only):
+                    kg = k._g
+                    k._g = gk if kg is None else kg + gk
+    except BaseException:
+        for node in order:  # stopped (an error, a hook, Ctrl-C): leave no gradient of this walk behind
             node._g = None
+        raise
 
 
-def _unknown_op(node: Value) -> ValueError:
-    return ValueError(
-        f"backward: no derivative rule for op {node._op!r} of {node!r}; a node built by hand needs one of "
-        f"the ops in agrad.RULES: {', '.join(sorted(RULES))}"
-    )
+def _late_rule(node: Value) -> Callable[..., Any]:
+    """The VJP rule of a row added to RULES after this module was loaded, or a clear error."""
+    p = RULES.get(node._op)
+    if p is None:
+        raise ValueError(
+            f"backward: no derivative rule for op {node._op!r} of {node!r}; a node built by hand needs one of "
+            f"the ops in agrad.RULES: {', '.join(sorted(RULES))}"
+        )
+    _VJP[node._op] = p.vjp
+    return p.vjp
 
 
 def _gradient_number(g: object, what: str) -> float:
@@ -175,10 +252,10 @@ def _run_hooks(node: Value, g: Any) -> Any:
         r = hook(g)
         if r is None:
             continue
-        if not isinstance(r, Value):
+        if type(r) not in NODE_TYPES:
             name = getattr(hook, "__qualname__", repr(hook))
-            if type(node) is Tensor:  # type: ignore[comparison-overlap]
-                r = hook_result(node, r, name)
+            if type(node) is Tensor:  # type: ignore[comparison-overlap]  # an array of the Tensor's shape
+                r = hook_value(node, r, name)
             else:
                 r = _gradient_number(r, f"the value returned by hook {name}")
         g = r

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 
 from agrad._checks import count, number
 
@@ -77,29 +78,75 @@ def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
     return _finish(random.Random(seed), outer + inner, sigma)
 
 
-def make_blobs(
-    n_samples: int = 100, centers: int = 3, std: float = 1.0, box: tuple[float, float] = (-10.0, 10.0), seed: int = 0
-) -> Data:
-    """Gaussian blobs of spread ``std`` around ``centers`` points drawn uniformly in ``box``; class i is blob i.
-
-    Samples are split as evenly as possible, the first blobs taking the remainder.
-
-    >>> X, y = make_blobs(7, centers=3, seed=1)
-    >>> [y.count(c) for c in range(3)]
-    [3, 2, 2]
-    """
-    sigma = _check(n_samples, std, seed, what="std")
-    count(centers, "centers")
-    if centers > n_samples:
-        raise ValueError(f"centers must be at most n_samples ({n_samples}), got {centers}")
+def _box(box: object) -> tuple[float, float]:
     if not isinstance(box, tuple | list) or len(box) != 2:
         raise ValueError(f"box must be a pair (low, high), got {box!r}")
     lo, hi = number(box[0], "box's low end"), number(box[1], "box's high end")
     if not lo < hi or math.isinf(hi - lo):
         raise ValueError(f"box must be (low, high) with low < high, both finite, got {box!r}")
+    return lo, hi
+
+
+def _draw_centers(rng: random.Random, centers: int, lo: float, hi: float) -> list[tuple[float, float]]:
+    return [(rng.uniform(lo, hi), rng.uniform(lo, hi)) for _ in range(centers)]
+
+
+def blob_centers(
+    centers: int = 3, box: tuple[float, float] = (-10.0, 10.0), seed: int = 0
+) -> list[tuple[float, float]]:
+    """The centers ``make_blobs(n, centers, box=box, seed=seed)`` draws, for more points around the same blobs.
+
+    ``make_blobs(m, centers=blob_centers(3, box, seed), std=s, seed=other)`` is
+    a fresh sample from the distribution that ``make_blobs(n, 3, s, box, seed)``
+    sampled: held-out data.
+
+    >>> where = blob_centers(2, seed=5)
+    >>> X, y = make_blobs(40, centers=where, std=0.0, seed=9)
+    >>> sorted({tuple(p) for p in X}) == sorted(where), X != make_blobs(40, 2, 0.0, seed=5)[0]
+    (True, True)
+    """
+    count(centers, "centers")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
+    return _draw_centers(random.Random(seed), centers, *_box(box))
+
+
+def make_blobs(
+    n_samples: int = 100,
+    centers: int | Sequence[Sequence[float]] = 3,
+    std: float = 1.0,
+    box: tuple[float, float] = (-10.0, 10.0),
+    seed: int = 0,
+) -> Data:
+    """Gaussian blobs of spread ``std`` around ``centers`` points drawn uniformly in ``box``; class i is blob i.
+
+    ``centers`` is a number of blobs, or (as in scikit-learn) the blobs' center
+    points themselves, ``[(x0, x1), ...]``, and then ``box`` is not used.
+    Samples are split as evenly as possible, the first blobs taking the remainder.
+
+    >>> X, y = make_blobs(7, centers=3, seed=1)
+    >>> [y.count(c) for c in range(3)]
+    [3, 2, 2]
+    >>> make_blobs(2, centers=[(0.0, 0.0), (5.0, 5.0)], std=0.0, seed=0)
+    ([[0.0, 0.0], [5.0, 5.0]], [0, 1])
+    """
+    sigma = _check(n_samples, std, seed, what="std")
     rng = random.Random(seed)
-    where = [(rng.uniform(lo, hi), rng.uniform(lo, hi)) for _ in range(centers)]
-    counts = [n_samples // centers + (1 if c < n_samples % centers else 0) for c in range(centers)]
+    if isinstance(centers, int) and not isinstance(centers, bool):
+        count(centers, "centers")
+        lo, hi = _box(box)
+        where = _draw_centers(rng, centers, lo, hi)
+    else:
+        if (
+            not isinstance(centers, Sequence)
+            or not centers
+            or any(not isinstance(c, Sequence) or len(c) != 2 for c in centers)
+        ):
+            raise ValueError(f"centers must be a positive int or a list of (x0, x1) points, got {centers!r}"[:300])
+        where = [(number(c[0], "a center's x0"), number(c[1], "a center's x1")) for c in centers]
+    if len(where) > n_samples:
+        raise ValueError(f"centers must be at most n_samples ({n_samples}), got {len(where)}")
+    counts = [n_samples // len(where) + (1 if c < n_samples % len(where) else 0) for c in range(len(where))]
     points = [(cx, cy, c) for c, ((cx, cy), k) in enumerate(zip(where, counts)) for _ in range(k)]
     return _finish(rng, points, sigma)
 
@@ -127,4 +174,4 @@ def make_spirals(n_samples: int = 100, classes: int = 2, noise: float = 0.2, tur
     return _finish(rng, points, 0.0)
 
 
-__all__ = ["make_blobs", "make_circles", "make_moons", "make_spirals"]
+__all__ = ["blob_centers", "make_blobs", "make_circles", "make_moons", "make_spirals"]

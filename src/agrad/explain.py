@@ -244,7 +244,7 @@ def _explain_tensor(root: Tensor, gradient: Any, max_nodes: int | None, print_st
             steps.append(Step("seed", n, "", "", "", 1.0, g, g, f"{n}.grad += {fmt(g)}  (the seed)"))
         if not node._children:
             return
-        args = node._args
+        args = node._children
         data = [a.data if isinstance(a, Tensor) else a for a in args]
         gs = RULES[node._op].vjp(g, node.data, *data)  # backward's own call
         words = [f"{name[a]}.data" if isinstance(a, Tensor) else fmt(a) if isinstance(a, float) else "c" for a in args]

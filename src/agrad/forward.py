@@ -342,21 +342,22 @@ def push(order: list[Any], dots: dict[Any, Any], graph: bool) -> None:
     >>> dots = {x: np.array([1.0, 0.0])}; push(toposort(y), dots, False); float(dots[y])  # 2x . (1, 0)
     2.0
     """
-    from agrad.tensor import Tensor, _is_array, sum_to
+    from agrad.tensor import Tensor, _is_array, quiet_walk, sum_to
 
-    for node in order:
-        if node in dots or not node._children or not any(c in dots for c in node._children):
-            continue
-        args = node._args
-        x_dots = tuple(_tangent_of(a, dots) for a in args)
-        rule = RULES[node._op].jvp
-        if graph:
-            # constant arrays as constant Tensors: a library may refuse a Tensor on its right
-            x_dots = tuple(Tensor(d) if _is_array(d) else d for d in x_dots)
-            d = rule(x_dots, node, *args)
-        else:
-            d = rule(x_dots, node.data, *[a.data if type(a) is Tensor else a for a in args])
-        dots[node] = sum_to(d, node) if _shape(d) != node.shape else d
+    with quiet_walk():  # the rules run on raw arrays: NumPy's IEEE warnings off
+        for node in order:
+            if node in dots or not any(type(c) is Tensor and c in dots for c in node._children):
+                continue
+            args = node._children
+            x_dots = tuple(_tangent_of(a, dots) for a in args)
+            rule = RULES[node._op].jvp
+            if graph:
+                # constant arrays as constant Tensors: a library may refuse a Tensor on its right
+                x_dots = tuple(Tensor(d) if _is_array(d) else d for d in x_dots)
+                d = rule(x_dots, node, *args)
+            else:
+                d = rule(x_dots, node.data, *[a.data if type(a) is Tensor else a for a in args])
+            dots[node] = sum_to(d, node) if _shape(d) != node.shape else d
 
 
 def _shape(x: Any) -> tuple[int, ...]:

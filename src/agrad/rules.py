@@ -59,8 +59,10 @@ def _d(x: X) -> Any:
 
 def _mask(kernel: Callable[[float], float], x: X) -> Any:
     """A piecewise-constant factor (sign, step): a float or a constant array, so it has no derivative."""
+    if type(x) is float:  # a float walk's x is a float: one call fewer per relu
+        return kernel(x)
     d = _d(x)
-    if not hasattr(d, "shape"):  # a float (or a compile-time symbol)
+    if not hasattr(d, "shape"):  # a Value's float (or a compile-time symbol)
         return kernel(d)
     xp = namespace(d)
     if kernel is K.step:  # relu': 1 where d > 0 and where d is nan (its gradient passes), as K.step

@@ -1,13 +1,14 @@
 """Tensor: an n-dimensional array that records the op that made it, on Value's rule table and walk.
 
-A Tensor node is a Value node with arrays inside: ``data`` is an array, ``_op``
-names the row of ``agrad.rules.RULES`` that made it, and ``_children`` holds the
-Tensors it depends on, so ``agrad.backprop`` sorts and walks Tensors and Values
-alike. One slot more, ``_args``, holds every argument the op was called with:
-the Tensors, and the constants (arrays, numbers) and parameters (an axis, a
-shape, an index) that its rule also needs. The rules are the scalar ones where
-the math is the same (``g * y`` serves a float and an array); broadcasting is
-undone in one place, ``sum_to``, which the walk calls on every gradient.
+A Tensor is a node as ``agrad.backprop`` defines one (it is in ``NODE_TYPES``):
+``data`` is an array, ``_op`` names the row of ``agrad.rules.RULES`` that made
+it, and ``_children`` holds every argument the op was called with, in the order
+its rule takes them: the Tensors it depends on, and the constants (arrays,
+numbers) and parameters (an axis, a shape, an index) the rule also needs. So the
+walk sorts and differentiates Tensors and Values alike. The rules are the scalar
+ones where the math is the same (``g * y`` serves a float and an array);
+broadcasting is undone in one place, ``sum_to``, which the walk applies to each
+share a Tensor's rule gives (``Tensor._fit``).
 
 The array library is not fixed: an array's namespace comes from the Python array
 API standard (``array-api-compat``), so NumPy, CuPy, PyTorch, JAX and Dask arrays
@@ -20,10 +21,10 @@ import contextlib
 import math
 import numbers
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from agrad.modes import ANOMALY, NO_GRAD, enable_grad, mode
-from agrad.value import Value, _number, exp, log
+from agrad.value import NODE_TYPES, Value, _number, exp, log
 
 Array = Any  # an array of some array-API library
 Index = Any
@@ -88,6 +89,18 @@ def quiet(xp: Any) -> Any:
         else:
             make = _QUIET[id(xp)] = contextlib.nullcontext
     return make()
+
+
+def quiet_walk() -> Any:
+    """A context for a walk over Tensors: NumPy's IEEE warnings off (its rules run on raw arrays).
+
+    >>> with quiet_walk():
+    ...     pass
+    """
+    import sys
+
+    np = sys.modules.get("numpy")  # no NumPy loaded: no NumPy array to warn
+    return np.errstate(all="ignore") if np is not None else contextlib.nullcontext()
 
 
 def _xp_of(*xs: Any) -> Any:
@@ -234,30 +247,29 @@ class Tensor:
 
     __slots__ = (
         "__weakref__",
-        "_args",
         "_children",
         "_g",
+        "_grad",
         "_hooks",
         "_op",
         "_xp",
         "data",
-        "grad",
         "label",
         "requires_grad",
     )
     __array_ufunc__ = None  # a NumPy array on the left defers to our reflected operators
     __array_priority__ = 1000.0
+    _constant_types: ClassVar[tuple[type, ...]] = (object,)  # any non-node operand is a constant or a parameter
 
     data: Array
-    grad: Any  # None until a backward reaches this node; then an array (a Tensor with create_graph)
     requires_grad: bool
     label: str
     _op: str
-    _children: tuple[Tensor, ...]  # the Tensors this one depends on: what the walk follows
-    _args: tuple[Any, ...]  # everything the op was called with: what its rule is given
-    _g: Any
+    _children: tuple[Any, ...]  # the op's arguments: Tensors (followed by the walk), constants, parameters
     _hooks: list[Callable[[Any], Any]] | None
     _xp: Any
+    _grad: Any
+    _g: Any  # the gradient one walk collects here; only agrad.backprop touches it
 
     def __init__(self, data: object, requires_grad: bool = False, dtype: object = None, label: str = "") -> None:
         self.data, self._xp = _as_array(data, dtype)
@@ -266,13 +278,37 @@ class Tensor:
         if not isinstance(label, str):
             raise TypeError(f"label must be a str, got {type(label).__name__}")
         self.requires_grad = requires_grad
-        self.grad = None
+        self._grad = None
         self.label = label
         self._op = ""
         self._children = ()
-        self._args = ()
-        self._g = None
         self._hooks = None
+
+    @property
+    def grad(self) -> Any:
+        """None until a backward reaches this Tensor; then an array of its shape (a Tensor with create_graph).
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True); x.grad is None
+        True
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, g: Any) -> None:
+        # a copy: the walk may hand one array to several nodes, and a user may change a .grad in place
+        self._grad = namespace(g).asarray(g, copy=True) if _is_array(g) else g
+
+    def _fit(self, gs: Sequence[Any]) -> list[Any]:
+        """The walk's shares for this node's operands, each summed down to its operand's shape.
+
+        ``backprop.pull`` calls it on every share a Tensor's rule gives: the one place
+        broadcasting is undone, so no rule undoes it.
+
+        >>> x = Tensor([[1.0], [2.0]], requires_grad=True); y = x * Tensor([10.0, 20.0])  # (2, 1) * (2,)
+        >>> [g.tolist() for g in y._fit([y._xp.ones((2, 2)), y._xp.ones((2, 2))])]  # x's share, the constant's
+        [[[2.0], [2.0]], [[1.0, 1.0], [1.0, 1.0]]]
+        """
+        return [sum_to(g, k) if type(k) is Tensor else g for k, g in zip(self._children, gs)]
 
     # -- what a NumPy or PyTorch user expects -----------------------------------
 
@@ -627,19 +663,18 @@ class Tensor:
         >>> (x * 3).backward(gradient=[1.0, 10.0]); x.grad.tolist()
         [5.0, 34.0]
         """
-        from agrad.backprop import pull, toposort
+        from agrad.backprop import _sort, pull
 
         if not isinstance(create_graph, bool):
             raise TypeError(f"create_graph must be True or False, got {create_graph!r}")
         seed = self._seed(gradient, "backward")
-        topo = toposort(self)  # type: ignore[arg-type]
+        order = _sort(self, True)  # type: ignore[arg-type]
         if create_graph:
-            self._g = Tensor(seed)
-            with enable_grad():  # as in PyTorch: asking for a graph records one, even inside no_grad()
-                pull(topo, True)
+            with enable_grad(), quiet_walk():  # as in PyTorch: asking for a graph records one, even in no_grad()
+                pull(order, ((self, seed if type(seed) is Tensor else Tensor(seed)),), True, cleared=True)  # type: ignore[arg-type]
         else:
-            self._g = seed
-            pull(topo, False)
+            with quiet_walk():
+                pull(order, ((self, seed),), False, cleared=True)  # type: ignore[arg-type]
 
     def _seed(self, gradient: object, what: str) -> Array:
         xp = self._xp
@@ -730,27 +765,25 @@ def _make(op: str, data: Array, args: tuple[Any, ...], xp: Any) -> Tensor:
     out = Tensor.__new__(Tensor)
     out.data = _fix(xp, data)
     out._xp = xp
-    out.grad = None
+    out._grad = None
     out.label = ""
-    out._g = None
     out._hooks = None
-    live = tuple(a for a in args if type(a) is Tensor and a.requires_grad)
+    live = any(type(a) is Tensor and a.requires_grad for a in args)
     flags = mode.flags
     if live:
         out._op = op
-        out._children = live
         # a Tensor that needs no gradient is a constant: its rule sees its array, the walk never visits it
-        out._args = tuple(a.data if type(a) is Tensor and not a.requires_grad else a for a in args)
+        out._children = tuple(a.data if type(a) is Tensor and not a.requires_grad else a for a in args)
     else:
-        out._op, out._children, out._args = "", (), ()
-    out.requires_grad = bool(live)
+        out._op, out._children = "", ()
+    out.requires_grad = live
     if flags:
         if flags & ANOMALY and live:
             from agrad.anomaly import check_forward
 
             check_forward(out)  # type: ignore[arg-type]
         if flags & NO_GRAD:
-            out._op, out._children, out._args, out.requires_grad = "", (), (), False
+            out._op, out._children, out.requires_grad = "", (), False
     return out
 
 
@@ -1362,7 +1395,7 @@ def index_add(g: Any, shape: tuple[int, ...], index: Index) -> Any:
     return _make("index_add", r, (g, shape, index), xp)
 
 
-# -- the walk's tensor step ----------------------------------------------------------
+# -- what the walk needs besides the ops: sum_to, hooks' results --------------------------------
 
 
 def sum_to(g: Any, like: Any) -> Any:
@@ -1391,79 +1424,18 @@ def sum_to(g: Any, like: Any) -> Any:
     return g
 
 
-def step(
-    node: Tensor,
-    g: Any,
-    create_graph: bool,
-    visit: Callable[[Any, Any], Any] | None,
-    only: Any,
-    check: int,
-    vjps: dict[str, Callable[..., Sequence[Any]]],
-) -> None:
-    """One node of ``backprop.pull`` for a Tensor: add g to .grad, run the rule, send each operand its share.
-
-    The rule gets arrays (or, with ``create_graph``, the Tensors), the constants and
-    parameters; each share is summed down to its operand's shape by ``sum_to``.
-
-    >>> from agrad.backprop import _VJP
-    >>> x = Tensor([[1.0], [2.0]], requires_grad=True); y = x * Tensor([10.0, 20.0])  # broadcast to (2, 2)
-    >>> step(y, y._xp.ones((2, 2)), False, None, None, 0, _VJP); x._g.tolist()  # summed back to (2, 1)
-    [[30.0], [30.0]]
-    """
-    xp = node._xp
-    if visit is None:
-        grad = node.grad
-        if grad is None or (type(grad) is float and grad == 0.0):  # 0.0: an optimizer's zero_grad
-            node.grad = g if type(g) is Tensor else _fresh(node, g)
-        else:
-            node.grad = grad + g
-    else:
-        g = visit(node, g)
-    if not node._children:
-        return
-    vjp = vjps[node._op]
-    args = node._args
-    with quiet(xp):
-        if create_graph:
-            if type(g) is not Tensor:
-                g = Tensor(g)
-            if check:
-                from agrad.anomaly import unchecked
-
-                gs = unchecked(vjp, g, node, *args)
-            else:
-                gs = vjp(g, node, *args)
-        else:
-            gs = vjp(g, node.data, *[a.data if type(a) is Tensor else a for a in args])
-        for a, ga in zip(args, gs):
-            if type(a) is Tensor and (only is None or a in only):
-                ga = sum_to(ga, a)
-                if check:
-                    from agrad.anomaly import check_backward
-
-                    check_backward(node, [ga if b is a else 0.0 for b in node._children])  # type: ignore[arg-type]
-                kg = a._g
-                a._g = ga if kg is None else kg + ga
-
-
-def _fresh(node: Tensor, g: Any) -> Array:
-    """g as a new array for node's ``.grad`` (g may be shared), in the library that wins the mix.
-
-    A Dask gradient of a NumPy leaf stays a lazy Dask array: converting it to NumPy would compute it.
-    """
-    xp = node._xp if type(g) is type(node.data) else _xp_of(node, g)
-    return xp.asarray(g, copy=True)
-
-
-def hook_result(node: Tensor, r: object, name: str) -> Any:
+def hook_value(node: Tensor, r: object, name: str) -> Any:
     """What a hook on a Tensor returned, as the gradient to use: a Tensor stays, else an array of node's shape.
 
-    >>> hook_result(Tensor([1.0, 2.0]), [3.0, 4.0], "double").tolist()
+    >>> hook_value(Tensor([1.0, 2.0]), [3.0, 4.0], "double").tolist()
     [3.0, 4.0]
     """
     if type(r) is Tensor:
         return r
     return _grad_array(node, r, f"the value returned by hook {name}")
+
+
+NODE_TYPES.add(Tensor)  # the walk and the sort know a node by its type
 
 
 __all__ = [

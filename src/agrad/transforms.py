@@ -25,6 +25,7 @@ Forward mode gives each call its own tag (see ``agrad.forward``).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -33,8 +34,8 @@ from typing import Any
 from agrad.backprop import pull, toposort
 from agrad.forward import Dual, _scalar, new_tag, push
 from agrad.modes import enable_grad
-from agrad.tensor import Tensor, _is_array
-from agrad.value import Value, _number
+from agrad.tensor import Tensor, _is_array, quiet_walk
+from agrad.value import NODE_TYPES, Value, _number
 
 Fn = Callable[..., Any]
 
@@ -195,13 +196,10 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
     order = _order([y for y, _ in roots])
     live = set(leaves)  # the nodes that depend on a leaf: only they carry gradient
     for node in order:
-        if node not in live and any(type(k) is not float and k in live for k in node._children):
+        if node not in live and any(type(k) in NODE_TYPES and k in live for k in node._children):
             live.add(node)
     foreign = any(not n._children and n not in live and _active(n) for n in order)
     create_graph = foreign or any(isinstance(c, (Value, Tensor, Dual)) for _, c in roots)
-    for y, c in roots:
-        if y in live:
-            y._g = c if y._g is None else y._g + c
     wanted, found = set(leaves), dict[Value, Any]()
 
     def take(node: Value, g: Any) -> Any:
@@ -209,7 +207,10 @@ def _walk(ys: list[Any], cts: list[Any], leaves: Sequence[Value]) -> tuple[list[
             found[node] = g
         return g
 
-    pull([n for n in order if n in live], create_graph, take, only=live)
+    # with create_graph a rule meets Tensors, so an array seed is a constant Tensor (a library may refuse a mix)
+    seeds = [(y, Tensor(c) if create_graph and _is_array(c) else c) for y, c in roots if y in live]
+    with quiet_walk() if any(type(y) is Tensor for y, _ in seeds) else contextlib.nullcontext():
+        pull([n for n in order if n in live], seeds, create_graph, take, only=live)
     return [found[leaf] if leaf in found else _zeros(leaf) for leaf in leaves], foreign
 
 

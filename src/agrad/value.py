@@ -10,7 +10,7 @@ once, in ``agrad.rules``, and ``agrad.backprop`` looks it up by ``_op``.
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from agrad import kernels as K
 from agrad.modes import ANOMALY, NO_GRAD, mode
@@ -66,13 +66,14 @@ class Value:
 
     __slots__ = ("__weakref__", "_children", "_g", "_hooks", "_op", "data", "grad", "label")
     __array_ufunc__ = None  # NumPy scalars defer to our reflected operators
+    _constant_types: ClassVar[tuple[type, ...]] = ()  # besides float, what a child may be that is not a node
 
     data: float
     grad: Any  # float; a Value after backward(create_graph=True)
     label: str
     _op: str
     _children: tuple[Value | float, ...]
-    _g: Any  # gradient collected during one backward walk
+    _g: Any  # gradient collected during one backward walk; only agrad.backprop touches it
     _hooks: list[Callable[[Any], Any]] | None
 
     def __init__(
@@ -87,8 +88,7 @@ class Value:
         self.label = label
         self._op = _op
         self._children = _children if type(_children) is tuple else tuple(_children)
-        self._g = None
-        self._hooks = None
+        self._hooks = None  # _g needs no start value: backprop sets it before reading it
         flags = mode.flags
         if flags and _children:
             if flags & ANOMALY:  # before no_grad cuts the inputs off: the report names them
@@ -97,6 +97,10 @@ class Value:
                 check_forward(self)
             if flags & NO_GRAD:
                 self._children, self._op = (), ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        NODE_TYPES.add(cls)  # a subclass's instances are nodes too: the walk and the sort know them by type
 
     @property
     def _prev(self) -> set[Value]:
@@ -335,6 +339,17 @@ class Value:
         0.0
         """
         self.grad = 0.0
+
+
+NODE_TYPES: set[type] = {Value}
+"""The classes whose instances are graph nodes: Value, its subclasses, and any other node type added here.
+
+The walk tells a node from a constant operand by ``type(x) in NODE_TYPES``
+(one set lookup per operand: a subclass check would cost a call).
+
+>>> Value in NODE_TYPES, float in NODE_TYPES
+(True, False)
+"""
 
 
 def _cmp(other: object) -> float:

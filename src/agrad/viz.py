@@ -5,8 +5,11 @@ Both come from one list of DOT statements (``_statements``), so the string from
 The layout is micrograd's ``draw_dot``: a record per Value (``label | data | grad``),
 a small node per op, and edges child -> op -> result. A constant operand (a plain
 number inside ``_children``) gets its own small node, so ``x * 2`` shows its 2.
-Where operand order matters (``-``, ``/``, ``**``, ``pow``, ``dot``) the edges
-into the op say which operand is which.
+Where operand order matters the picture says which operand is which, naming
+each operand as its own node is named: the op of ``-``, ``/``, ``**`` and
+``pow`` shows its formula (``a - b``, ``v1 ** 3.0``), and each edge into a
+``dot`` names the product it is a factor of (``w0·x0``; a neuron's bias edge
+reads ``b·1.0``).
 """
 
 from __future__ import annotations
@@ -85,17 +88,31 @@ def names(nodes: Sequence[Any]) -> dict[Any, str]:
     return out
 
 
-def _operand_tags(op: str, n: int) -> tuple[str, ...] | None:
-    """Edge labels for ops whose operand order matters; None for symmetric ops."""
-    if op in ("-", "/", "pow"):
-        return ("x", "y")
-    if op == "**":
-        return ("x", "c")
-    if op == "dot":
-        k = n // 2
-        # 0-based pair indices, as agrad.dot's operands: w[i] meets x[i]
-        return tuple(f"w[{i}]" for i in range(k)) + tuple(f"x[{i}]" for i in range(k))
-    return None
+_INFIX = {"-": "-", "/": "/", "**": "**", "pow": "**"}  # ops whose operand order matters, as a formula writes them
+
+
+def _op_label(op: str, operands: Sequence[str]) -> str:
+    """The op node's text: the formula, named, where operand order matters (``a - b``); else the op.
+
+    >>> _op_label("-", ["2.0", "x"]), _op_label("pow", ["a", "b"]), _op_label("*", ["a", "b"])
+    ('2.0 - x', 'a ** b', '*')
+    """
+    if op in _INFIX and len(operands) == 2:
+        return f"{operands[0]} {_INFIX[op]} {operands[1]}"
+    return op
+
+
+def _edge_labels(op: str, operands: Sequence[str]) -> list[str] | None:
+    """Each incoming edge's label for a ``dot``: the product it is a factor of (``w0·x0``); None for other ops.
+
+    >>> _edge_labels("dot", ["b", "w0", "1.0", "x0"]), _edge_labels("+", ["a", "b"])
+    (['b·1.0', 'w0·x0', 'b·1.0', 'w0·x0'], None)
+    """
+    if op != "dot":
+        return None
+    k = len(operands) // 2
+    terms = [f"{operands[i]}·{operands[k + i]}" for i in range(k)]
+    return terms + terms
 
 
 def reading_order(root: Any, depth: int | None = None) -> tuple[list[Any], set[Any]]:
@@ -136,8 +153,8 @@ def reading_order(root: Any, depth: int | None = None) -> tuple[list[Any], set[A
 def _operands(v: Any) -> tuple[list[Any], str]:
     """The operands to draw (nodes and constants) and, for a Tensor op, its parameters as text.
 
-    A Tensor node's ``_args`` hold its constants (arrays, numbers) and parameters (an axis,
-    a shape, an index); its ``_children`` only the Tensors.
+    A Tensor node's ``_children`` hold its constants (arrays, numbers) and parameters (an axis,
+    a shape, an index) beside its Tensors.
     """
     if not isinstance(v, Tensor):
         return list(v._children), ""
@@ -148,7 +165,7 @@ def _operands(v: Any) -> tuple[list[Any], str]:
     # the parameters are named as the op's VJP rule names them: axis, keepdims, shape, index, ...
     spec = list(inspect.signature(RULES[v._op].vjp).parameters.values())[2:] if v._op in RULES else []
     operands, params = [], []
-    for i, a in enumerate(v._args):
+    for i, a in enumerate(v._children):
         if isinstance(a, Tensor) or _is_array(a) or (isinstance(a, float) and not isinstance(a, bool)):
             operands.append(a)
         else:
@@ -168,6 +185,11 @@ def _esc(text: str) -> str:
     for ch in '\\{}|<>"':
         text = text.replace(ch, "\\" + ch)
     return text.replace("\n", " ")
+
+
+def _quoted(text: str) -> str:
+    """Escape text for a plain quoted DOT label (an op's formula, an edge): only backslash and quote are special."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
 def _check_rankdir(rankdir: str) -> None:
@@ -216,16 +238,17 @@ def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | Non
             continue
         op = f"{ids[v]}_op"
         operands, params = _operands(v)
-        title = _esc(f"{v._op} {params}") if params else v._op
-        out.append(f'{op} [label="{title}" shape=ellipse height=0.3 margin=0.02]')
-        tags = _operand_tags(v._op, len(operands))
+        texts = [name[c] if isinstance(c, (Value, Tensor)) else fmt(c) for c in operands]
+        title = _op_label(v._op, texts) + (f" {params}" if params else "")  # a Tensor op's axis, shape, index
+        out.append(f'{op} [label="{_quoted(title)}" shape=ellipse height=0.3 margin=0.02]')
+        tags = _edge_labels(v._op, texts)
         for j, c in enumerate(operands):
             if isinstance(c, (Value, Tensor)):
                 tail = ids[c]
             else:
                 tail = f"{ids[v]}_k{j}"
                 out.append(f'{tail} [label="{fmt(c)}" shape=plaintext fontcolor=gray35]')
-            out.append(f'{tail} -> {op} [label="{tags[j]}"]' if tags else f"{tail} -> {op}")
+            out.append(f'{tail} -> {op} [label="{_quoted(tags[j])}"]' if tags else f"{tail} -> {op}")
         out.append(f"{op} -> {ids[v]}")
     return out
 

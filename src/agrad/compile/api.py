@@ -327,19 +327,34 @@ class CompiledFunction:
 
     def __call__(self, *args: Any) -> Any:
         try:
-            entry, leaves = self._entry(args)
+            entry, prog, values, flat, shape, size = self._prepare(args)
         except ChunkedArgument:
             from agrad.distributed import call_compiled
 
             return call_compiled(self, args)
-        values = [x for _, x in leaves]
-        batched = tuple(type(x) is not float for x in values)
         caps = [v.data for v in entry.graph.captured]
-        if not any(batched):
-            outs, grads = self._program(entry, batched)(values, caps)
+        if shape is None:
+            outs, grads = prog(flat, caps)
             if self.params:
                 self._accumulate(grads)
             return self._result(entry, outs, grads)
+        outs, grads = prog(flat, caps, size)
+        if not getattr(prog, "reduces_outputs", False):  # the native program sums (averages) them itself
+            outs = [self._reduce_out(o, shape, size) for o in outs]
+        if self.params:  # numbers, reduced over the batch (checked when params= was given)
+            self._accumulate(grads)
+            return self._result(entry, outs, grads)
+        grads = [self._shape_grad(gr, x, shape, size) for gr, x in zip(grads, self._wrt_values(entry, values))]
+        return self._result(entry, outs, grads)
+
+    def _prepare(self, args: tuple[Any, ...]) -> tuple[_Entry, Any, list[Any], list[Any], tuple[int, ...] | None, int]:
+        """The trace and program for these arguments, their leaves as given and flattened to
+        the batch, and the batch's shape and size (None and 1 when every leaf is a number)."""
+        entry, leaves = self._entry(args)
+        values = [x for _, x in leaves]
+        batched = tuple(type(x) is not float for x in values)
+        if not any(batched):
+            return entry, self._program(entry, batched), values, values, None, 1
         if self.params and self.reduce is None:
             raise ValueError("agrad.compile: params= with array arguments needs reduce='sum' or 'mean' ")
         np = _numpy()
@@ -351,15 +366,7 @@ class CompiledFunction:
             x if type(x) is float else x.reshape(size) if x.shape == shape else np.broadcast_to(x, shape).reshape(size)
             for x in values
         ]
-        prog = self._program(entry, batched)
-        outs, grads = prog(flat, caps, size)
-        if not getattr(prog, "reduces_outputs", False):  # the native program sums (averages) them itself
-            outs = [self._reduce_out(o, shape, size) for o in outs]
-        if self.params:  # numbers, reduced over the batch (checked when params= was given)
-            self._accumulate(grads)
-            return self._result(entry, outs, grads)
-        grads = [self._shape_grad(gr, x, shape, size) for gr, x in zip(grads, self._wrt_values(entry, values))]
-        return self._result(entry, outs, grads)
+        return entry, self._program(entry, batched), values, flat, shape, size
 
     def _wrt_values(self, entry: _Entry, values: list[Any]) -> list[Any]:
         """The argument (or parameter) each gradient belongs to, to give it that one's shape."""

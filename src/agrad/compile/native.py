@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -298,7 +299,7 @@ def source(g: Graph, batched: list[bool], reduce: str | None, width: int = 0) ->
     >>> from agrad.compile.trace import Placeholder, build_graph
     >>> w, x = Placeholder(1.0, "w"), Placeholder(1.0, "x"); y = w * x
     >>> text, plan = source(build_graph([w, x], [y], root=y, wrt=[w]), [False, True], "mean", width=2)
-    >>> print(text[text.index("void run"):].strip())
+    >>> print(text[text.index("void run") : text.index("void sgd")].strip())
     void run(const double *A, long B, const double *S, double *OB, double *OS) {
         double v0 = S[0];
         double out0 = 0.0;
@@ -461,11 +462,25 @@ def source(g: Graph, batched: list[bool], reduce: str | None, width: int = 0) ->
         L += [f"    for (; b + {width} <= B; b += {width}) {{", *body.lines(vector=True), "    }"]
         L += [f"    {a} += _hsum(_S{a});" for a in body.sums]
         L += ["    for (; b < B; b++) {", *body.lines(vector=False), "    }"]
-    L += [*tail.lines, "}", ""]
+    L += [*tail.lines, "}", _SGD, ""]
     return "\n".join(L), {"outs": outs, "grads": grads, "rows": rows, "slots": slots}
 
 
-_CDEF = "void run(const double *A, long B, const double *S, double *OB, double *OS);"
+# A training step in one call: the n parameters are P (copied into S at ``at``, where run reads
+# them) and their gradients are OS[g:g+n]; the update is in place, so P stays in C between
+# steps. p - lr * g in double, no fused multiply-add: what SGD.step computes on each Value.
+_SGD = """
+void sgd(const double *A, long B, double *S, double *OB, double *OS, double *P, long n, long at, long g, double lr) {
+    memcpy(S + at, P, (size_t)n * sizeof(double));
+    run(A, B, S, OB, OS);
+    for (long j = 0; j < n; j++) P[j] -= lr * OS[g + j];
+}"""
+
+
+_CDEF = """
+void run(const double *A, long B, const double *S, double *OB, double *OS);
+void sgd(const double *A, long B, double *S, double *OB, double *OS, double *P, long n, long at, long g, double lr);
+"""
 _ffi: Any = None
 _lock = threading.Lock()
 
@@ -538,6 +553,7 @@ class NativeProgram:
                 _ffi = ffi
         self._lib = _ffi.dlopen(str(self.path))
         self._run = self._lib.run
+        self._sgd = self._lib.sgd
         self._buf = _ffi.from_buffer
         self.seconds = time.perf_counter() - t0
         self._np = np
@@ -565,6 +581,61 @@ class NativeProgram:
         if self._slice is not None:
             return outs, os_[self._slice[0] : self._slice[1]]
         return outs, [OB[j] if k == "b" else os_[j] if k == "s" else j for k, j in self._grads]
+
+    def sgd(self, a: list[Any], c: list[float], params: Any, lr: float, batch: int) -> list[Any]:
+        """One call: the outputs at ``params``, then ``params -= lr * gradients`` in place; gives the outputs.
+
+        ``params`` (a C-contiguous float64 array) stands for the first ``len(params)``
+        captured Values, which must be what the gradients are taken with respect to,
+        reduced over the batch; ``c`` holds the other captured Values' numbers.
+
+        >>> import numpy as np
+        >>> from agrad.compile.trace import Placeholder, build_graph
+        >>> w, x = Placeholder(1.0, "w"), Placeholder(1.0, "x"); loss = w * w * x
+        >>> p = NativeProgram(build_graph([x], [loss], root=loss, wrt=[w]), [True], "mean")
+        >>> ws = np.array([3.0]); p.sgd([np.array([1.0, 2.0])], [], ws, 0.1, 2), ws  # mean of w²x is 13.5, d/dw 9
+        ([13.5], array([2.1]))
+        """
+        return self.bind_sgd(params, batch)(a, c, lr)
+
+    def bind_sgd(self, params: Any, batch: int) -> Callable[[Sequence[Any], list[float], float], list[Any]]:
+        """``sgd`` for one parameter array and batch size, its buffers made once: ``step(a, c, lr)``.
+
+        The buffers are reused, so one bound step must not run in two threads at once
+        (it updates one parameter array in place anyway).
+
+        >>> import numpy as np
+        >>> from agrad.compile.trace import Placeholder, build_graph
+        >>> w, x = Placeholder(1.0, "w"), Placeholder(1.0, "x"); loss = (w - x) ** 2
+        >>> prog = NativeProgram(build_graph([x], [loss], root=loss, wrt=[w]), [True], "mean")
+        >>> ws = np.array([0.0]); step = prog.bind_sgd(ws, 2)
+        >>> [step([np.array([1.0, 3.0])], [], 0.25)[0] for _ in range(3)], ws  # w moves to the mean, 2
+        ([5.0, 2.0, 1.25], array([1.75]))
+        """
+        np, n = self._np, len(params)
+        if self._slice is None or self._slice[1] - self._slice[0] != n:
+            raise ValueError(f"native sgd: the program's gradients are not {n} reduced numbers, one per parameter")
+        arrays, numbers, outs, run = self._arrays, self._numbers, self._outs, self._sgd
+        ns = len(numbers)
+        A = np.empty((len(arrays), batch))
+        S = np.empty(ns + len(self.graph.captured))
+        OB, OS = np.empty((self._rows, batch)), np.empty(self._slots)
+        buf = self._buf
+        P = buf("double[]", params, require_writable=True)
+        fixed = (buf("double[]", A), batch, buf("double[]", S), buf("double[]", OB), buf("double[]", OS), P)
+        at = (n, ns, self._slice[0])
+
+        def step(a: Sequence[Any], c: list[float], lr: float) -> list[Any]:
+            for row, j in enumerate(arrays):  # copies in, as np.stack would, into the same buffer
+                A[row] = a[j]
+            if ns:
+                S[:ns] = [a[j] for j in numbers]
+            if c:
+                S[ns + n :] = c
+            run(*fixed, *at, lr)
+            return [OB[j].copy() if k == "b" else OS.item(j) if k == "s" else j for k, j in outs]
+
+        return step
 
 
 def program(g: Graph, batched: tuple[bool, ...], reduce: str | None) -> NativeProgram | None:
