@@ -54,6 +54,8 @@ def test_cpu_is_numpy_and_to_device_keeps_what_is_there() -> None:
     assert to_device([1.0, 2.0], "cpu").tolist() == [1.0, 2.0]
     with pytest.raises(ValueError, match=r"one of \('cpu', 'cuda'\), got 'gpu'"):
         to_device(a, "gpu")
+    with pytest.raises(TypeError, match="real numbers, got str"):
+        to_device("abc", "cpu")
 
 
 def test_an_op_on_two_devices_is_a_type_error_naming_both() -> None:

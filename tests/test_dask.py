@@ -134,6 +134,8 @@ def test_value_and_grad_bad_loss_and_params() -> None:
     x = rows(np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"one element, got a Tensor of shape \(4,\)"):
         value_and_grad(lambda ps, x: x @ ps[0], [Tensor(np.ones(2))], x)
+    with pytest.raises(TypeError, match="loss must be a function"):
+        value_and_grad("loss", [Tensor(np.ones(2))], x)
     with pytest.raises(TypeError, match="list or tuple of Tensors"):
         value_and_grad(lambda ps, x: (x @ ps[0]).sum(), Tensor(np.ones(2)), x)
 

@@ -63,5 +63,8 @@ def to_device(a: Any, device: str) -> Any:
     if _is_array(a) and namespace(a) is xp:
         return a
     if device == "cpu" and hasattr(a, "get"):  # a CuPy array: copy it to the host
-        return xp.asarray(a.get())
-    return xp.asarray(a)
+        a = a.get()
+    r = xp.asarray(a)
+    if getattr(r.dtype, "kind", "f") not in "biuf":
+        raise TypeError(f"to_device expects an array or (nested) list of real numbers, got {type(a).__name__}: {a!r}")
+    return r

@@ -56,6 +56,8 @@ def value_and_grad(
     (1.6666666666666667, [5.333333333333333])
     """
     dask, _ = _dask()
+    if not callable(loss):
+        raise TypeError(f"value_and_grad: loss must be a function of (params, *data), got {type(loss).__name__}")
     if not isinstance(params, (list, tuple)):
         raise TypeError(f"value_and_grad: params must be a list or tuple of Tensors, got {type(params).__name__}")
     leaves = [Tensor(p.data if isinstance(p, Tensor) else p, requires_grad=True) for p in params]
