@@ -174,6 +174,14 @@ def test_compiled_program_runs_per_chunk_and_reduces(reduce: str | None) -> None
     np.testing.assert_allclose(gc, d.sum(axis=0) * scale, rtol=RTOL)
 
 
+def test_compiled_program_on_dask_passes_keyword_arguments() -> None:
+    xn = np.linspace(-1.0, 1.0, 9)
+    f = agrad.compile(agrad.value_and_grad(lambda w, x, p=2.0: (w * x) ** p, argnums=0), reduce="sum")
+    value, gw = dask.compute(*f(1.5, rows(xn, 4), p=3.0), scheduler="sync")
+    assert value == pytest.approx(np.sum((1.5 * xn) ** 3), rel=RTOL)
+    assert gw == pytest.approx(np.sum(3 * 1.5**2 * xn**3), rel=RTOL)
+
+
 # -- on a cluster of worker processes --------------------------------------------------------
 
 

@@ -66,7 +66,9 @@ PARAMS = [
 
 def test_every_op_has_a_case() -> None:
     scalar_ops = {op for op, p in RULES.items() if not p.tensor_only}
-    assert scalar_ops - set(CASES) == set(), "ops in RULES with no gradient-check case here"
+    # stop_gradient's derivative is zero by definition, not that of its function (the identity), so
+    # central differences cannot check it; tests/test_compile_capture.py checks what it is for.
+    assert scalar_ops - set(CASES) == {"stop_gradient"}, "ops in RULES with no gradient-check case here"
     assert set(CASES) - scalar_ops == set(), "cases here for ops that RULES no longer has"
 
 

@@ -242,7 +242,8 @@ def check_graph(g: Graph, order: int) -> None:
 
 
 def test_every_rule_has_an_opinfo() -> None:
-    assert {info.name for info in OPS} == {op for op, p in RULES.items() if not p.tensor_only}
+    # stop_gradient has no derivative to check: zero by definition (tests/test_compile_capture.py)
+    assert {info.name for info in OPS} == {op for op, p in RULES.items() if not p.tensor_only} - {"stop_gradient"}
 
 
 @pytest.mark.parametrize("info", OPS, ids=[info.id for info in OPS])

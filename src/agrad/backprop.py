@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
+from agrad._checks import quote
 from agrad.anomaly import check_backward, unchecked
 from agrad.modes import ANOMALY, enable_grad, mode
 from agrad.rules import RULES
@@ -75,7 +76,7 @@ def _sort(root: Value, clear: bool) -> list[Value]:
     be in the middle of another walk (a hook's, another thread's).
     """
     if type(root) not in NODE_TYPES:
-        raise TypeError(f"toposort expects a Value or a Tensor, got {type(root).__name__}: {root!r}")
+        raise TypeError(f"toposort expects a Value or a Tensor, got {type(root).__name__}: {quote(root)}")
     order: list[Value] = []
     seen: set[Value] = set()
     # A None on the stack says: the node under it has had all of its children
@@ -99,7 +100,8 @@ def _sort(root: Value, clear: bool) -> list[Value]:
                 if c not in seen:
                     push(c)  # type: ignore[arg-type]
             elif type(c) is not float and not isinstance(c, type(node)._constant_types):
-                raise TypeError(f"a node's children must be Values or floats, got {type(c).__name__} {c!r} in {node!r}")
+                what = f"{type(c).__name__} {quote(c)}"
+                raise TypeError(f"a node's children must be Values or floats, got {what} in {node!r}")
     return order
 
 
@@ -244,7 +246,7 @@ def _gradient_number(g: object, what: str) -> float:
     r = _number(g)
     if r is not None:
         return r
-    raise TypeError(f"{what} must be a real number or a Value, got {type(g).__name__}: {g!r}")
+    raise TypeError(f"{what} must be a real number or a Value, got {type(g).__name__}: {quote(g)}")
 
 
 def _run_hooks(node: Value, g: Any) -> Any:

@@ -20,7 +20,7 @@ import math
 import random
 from collections.abc import Sequence
 
-from agrad._checks import count, number
+from agrad._checks import count, number, quote
 
 Data = tuple[list[list[float]], list[int]]
 
@@ -29,7 +29,7 @@ def _check(n_samples: object, noise: object, seed: object, min_samples: int = 2,
     """Check the arguments every generator takes; returns the noise as a float."""
     count(n_samples, "n_samples", min_samples)
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {seed!r}")
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}: {quote(seed)}")
     return number(noise, what, 0.0)
 
 
@@ -80,10 +80,10 @@ def make_circles(n_samples: int = 100, noise: float = 0.05, factor: float = 0.5,
 
 def _box(box: object) -> tuple[float, float]:
     if not isinstance(box, tuple | list) or len(box) != 2:
-        raise ValueError(f"box must be a pair (low, high), got {box!r}")
+        raise ValueError(f"box must be a pair (low, high), got {quote(box)}")
     lo, hi = number(box[0], "box's low end"), number(box[1], "box's high end")
     if not lo < hi or math.isinf(hi - lo):
-        raise ValueError(f"box must be (low, high) with low < high, both finite, got {box!r}")
+        raise ValueError(f"box must be (low, high) with low < high, both finite, got {quote(box)}")
     return lo, hi
 
 

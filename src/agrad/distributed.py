@@ -115,8 +115,16 @@ class _ChunkProgram:
     Pickled to the workers without its traces; each process traces once and reuses them.
     """
 
-    def __init__(self, fun: Callable[..., Any], executor: str, reduce: str | None, structure: Any, ndim: int):
-        self.state = (fun, executor, reduce, structure, ndim)
+    def __init__(
+        self,
+        fun: Callable[..., Any],
+        executor: str,
+        reduce: str | None,
+        structure: Any,
+        ndim: int,
+        kwargs: dict[str, Any],
+    ):
+        self.state = (fun, executor, reduce, structure, ndim, kwargs)
         self.compiled: Any = None
 
     def __getstate__(self) -> Any:
@@ -130,11 +138,11 @@ class _ChunkProgram:
 
         from agrad.compile.api import CompiledFunction, _flat_out
 
-        fun, executor, reduce, structure, ndim = self.state
+        fun, executor, reduce, structure, ndim, kwargs = self.state
         if self.compiled is None:
             self.compiled = CompiledFunction(fun, executor, reduce, None)
         flat: list[Any] = []
-        _flat_out(self.compiled(*_fill(structure, blocks)), flat)
+        _flat_out(self.compiled(*_fill(structure, blocks), **kwargs), flat)
         cell = np.empty(1, dtype=object)
         cell[0] = tuple(flat)
         return cell.reshape((1,) * ndim)
@@ -161,7 +169,7 @@ def _flat(x: Any, out: list[Any]) -> list[Any]:
     return out
 
 
-def call_compiled(cf: Any, args: tuple[Any, ...]) -> Any:
+def call_compiled(cf: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Any:
     """A CompiledFunction called with Dask arrays: each chunk runs its NumPy program, lazily.
 
     Array arguments are broadcast to one batch shape and chunked alike; a Dask
@@ -206,13 +214,14 @@ def call_compiled(cf: Any, args: tuple[Any, ...]) -> Any:
     chunks = da.broadcast_to(first, shape).chunks
     blocks = [da.broadcast_to(da.asarray(a).astype(np.float64), shape).rechunk(chunks) for a in arrays]
     # which results are numbers (reduced over the chunks) and which arrays: from a trace on one sample
-    entry, _ = cf._entry(_fill(structure, [np.ones((1,) * nd) for _ in arrays]))
+    kwargs = kwargs or {}
+    entry, _ = cf._entry(_fill(structure, [np.ones((1,) * nd) for _ in arrays]), kwargs)
     kind, template = entry.template
     wrt = cf._wrt_values(entry, _flat(args, []))
     n_grads = len(wrt) if kind != "f" else 0
     n_outs = len(_flat_out_template(template)) if kind == "f" else int(kind == "vg")
     is_number = [cf.reduce is not None] * n_outs + [cf.reduce is not None and _is_number(x) for x in wrt[:n_grads]]
-    program = _ChunkProgram(cf.fun, cf.executor, "sum" if cf.reduce else None, structure, nd)
+    program = _ChunkProgram(cf.fun, cf.executor, "sum" if cf.reduce else None, structure, nd, kwargs)
     parts = da.map_blocks(
         program, *blocks, chunks=tuple((1,) * len(c) for c in chunks), dtype=object, meta=np.empty((0,) * nd, object)
     )

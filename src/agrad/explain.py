@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agrad._checks import quote
 from agrad.backprop import _gradient_number, backward
 from agrad.rules import RULES
 from agrad.tensor import Tensor, sum_to
@@ -52,6 +53,7 @@ _LOCAL: dict[str, Callable[[int, list[str], str], str]] = {
     "min": lambda i, x, o: f"({x[i]} < {x[1 - i]}) + ({x[0]} == {x[1]}) / 2",
     "max": lambda i, x, o: f"({x[i]} > {x[1 - i]}) + ({x[0]} == {x[1]}) / 2",
     "sum": lambda i, x, o: "1.0",
+    "stop_gradient": lambda i, x, o: "0.0",
     "dot": lambda i, x, o: x[(i + len(x) // 2) % len(x)],
 }
 # fmt: on
@@ -125,14 +127,14 @@ def explain(
     True
     """
     if not isinstance(root, (Value, Tensor)):
-        raise TypeError(f"explain expects a Value or a Tensor, got {type(root).__name__}: {root!r}")
+        raise TypeError(f"explain expects a Value or a Tensor, got {type(root).__name__}: {quote(root)}")
     if isinstance(root, Tensor):
         return _explain_tensor(root, gradient, max_nodes, print_steps)
     if not isinstance(gradient, numbers.Real):
-        raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {gradient!r}")
+        raise TypeError(f"explain's gradient must be a real number, got {type(gradient).__name__}: {quote(gradient)}")
     gradient = _gradient_number(gradient, "explain's gradient")  # a ValueError for 10**400, as backward gives
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
-        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+        raise ValueError(f"max_nodes must be a positive int or None, got {quote(max_nodes)}")
     nodes, _ = reading_order(root)
     if max_nodes is not None and len(nodes) > max_nodes:
         raise ValueError(

@@ -19,6 +19,7 @@ import itertools
 import numbers
 from typing import Any
 
+from agrad._checks import quote
 from agrad.modes import ANOMALY, mode
 from agrad.rules import RULES
 from agrad.value import Value, _number
@@ -303,13 +304,18 @@ def _apply(op: str, *args: Any) -> Dual:
         if type(a) is Dual:
             tag = max(tag, a.tag)
         elif not _scalar(a):
-            raise TypeError(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {a!r}")
+            raise TypeError(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {quote(a)}")
     zero = 0.0 if op in _NARY else ZERO
     primals = tuple(
         a.primal if type(a) is Dual and a.tag == tag else a if isinstance(a, (Dual, Value)) else _number(a)
         for a in args
     )
-    dots = tuple(a.tangent if type(a) is Dual and a.tag == tag else zero for a in args)
+    # A tangent that is the number 0.0 is a zero too: jvp(x / y, (1e308, 0.5), (1.0, 0.0)) must not
+    # meet out * 0.0 = inf * 0.0 = nan for y (the tangent is 2, as in JAX).
+    dots = tuple(
+        t if type(a) is Dual and a.tag == tag and (type(t := a.tangent) is not float or t != 0.0) else zero
+        for a in args
+    )
     rule = RULES[op]
     out = rule.fn(*primals)
     if mode.flags & ANOMALY:

@@ -15,6 +15,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agrad._checks import quote
 from agrad.tensor import Tensor, _is_array, namespace
 from agrad.transforms import grad, jacfwd, jacrev
 from agrad.value import Value, _number
@@ -156,16 +157,16 @@ def gradcheck(
 def _arguments(name: str, f: object, inputs: object, eps: object, atol: object, rtol: object) -> list[float]:
     """The inputs as floats, after checking every argument of gradcheck or gradgradcheck."""
     if not callable(f):
-        raise TypeError(f"{name} expects a function to check, got {type(f).__name__}: {f!r}")
+        raise TypeError(f"{name} expects a function to check, got {type(f).__name__}: {quote(f)}")
     if not isinstance(inputs, (list, tuple)):
         raise TypeError(f"{name} expects inputs as a list or tuple of numbers, got {type(inputs).__name__}")
     if not inputs:
-        raise ValueError(f"{name} needs at least one input to differentiate with respect to, got {inputs!r}")
+        raise ValueError(f"{name} needs at least one input to differentiate with respect to, got {quote(inputs)}")
     xs = [_input(name, x, i) for i, x in enumerate(inputs)]
     tols = {"eps": eps, "atol": atol, "rtol": rtol}
     for k, v in tols.items():
         if not isinstance(v, numbers.Real) or isinstance(v, bool):
-            raise TypeError(f"{name}: {k} must be a real number, got {type(v).__name__}: {v!r}")
+            raise TypeError(f"{name}: {k} must be a real number, got {type(v).__name__}: {quote(v)}")
     if not (eps > 0 and atol >= 0 and rtol >= 0):  # type: ignore[operator]
         raise ValueError(f"{name} needs eps > 0, atol >= 0 and rtol >= 0, got eps={eps}, atol={atol}, rtol={rtol}")
     return xs
@@ -176,7 +177,7 @@ def _input(name: str, x: object, i: int) -> Any:
         return _number(x)
     if isinstance(x, Tensor) or _is_array(x):
         return Tensor(x).data  # a real floating array: ints become float64
-    raise TypeError(f"{name} inputs must be real numbers or arrays, got {type(x).__name__} for input {i}: {x!r}")
+    raise TypeError(f"{name} inputs must be real numbers or arrays, got {type(x).__name__} for input {i}: {quote(x)}")
 
 
 # -- arrays: the same three modes, element by element ----------------------------------

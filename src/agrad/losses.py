@@ -19,6 +19,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from agrad._checks import quote
 from agrad.value import dot, exp, log, maximum, relu, softplus
 from agrad.value import sum as vsum
 
@@ -37,7 +38,7 @@ def _pair(preds: Sequence[X], targets: Sequence[float], fn: str) -> int:
     n = _batch(preds, targets, fn)
     for i, t in enumerate(targets):
         if isinstance(t, bool) or not isinstance(t, numbers.Real):
-            raise TypeError(f"{fn}: targets[{i}] must be a real number, got {type(t).__name__}: {t!r}")
+            raise TypeError(f"{fn}: targets[{i}] must be a real number, got {type(t).__name__}: {quote(t)}")
     return n
 
 
@@ -69,7 +70,7 @@ def hinge_loss(scores: Sequence[X], labels: Sequence[float]) -> X:
     for i, y in enumerate(labels):
         if y != 1 and y != -1:
             raise ValueError(
-                f"hinge_loss: labels must be -1 or +1, got labels[{i}] = {y!r} (for 0/1 labels use 2*y - 1)"
+                f"hinge_loss: labels must be -1 or +1, got labels[{i}] = {quote(y)} (for 0/1 labels use 2*y - 1)"
             )
     return vsum([relu(1.0 - y * s) for s, y in zip(scores, labels)]) / n
 
@@ -88,7 +89,9 @@ def binary_cross_entropy_with_logits(logits: Sequence[X], targets: Sequence[floa
     n = _pair(logits, targets, "binary_cross_entropy_with_logits")
     for i, t in enumerate(targets):
         if not 0.0 <= t <= 1.0:
-            raise ValueError(f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got targets[{i}] = {t!r}")
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: targets must lie in [0, 1], got targets[{i}] = {quote(t)}"
+            )
     return vsum([softplus(z) - t * z for z, t in zip(logits, targets)]) / n
 
 
@@ -124,11 +127,22 @@ def cross_entropy(logits: Sequence[Sequence[X]], targets: Sequence[int]) -> X:
     >>> loss.backward(); z[0].grad, z[1].grad  # softmax - one_hot
     (0.5, -0.5)
     """
+    for what, seq in (("logits", logits), ("targets", targets)):
+        if not isinstance(seq, Sequence) or isinstance(seq, str):
+            raise TypeError(
+                f"cross_entropy expects a batch: {what} must be a list, got {type(seq).__name__}: {quote(seq)} "
+                "(for one example z with class t, pass cross_entropy([z], [t]))"
+            )
     n = _batch(logits, targets, "cross_entropy")
     picked = []
     for i, (z, t) in enumerate(zip(logits, targets)):
+        if not isinstance(z, Sequence) or isinstance(z, str):
+            raise TypeError(
+                f"cross_entropy expects logits as a list of examples, each a list of class scores; logits[{i}] "
+                f"is {type(z).__name__}: {quote(z)} (for one example z with class t, pass cross_entropy([z], [t]))"
+            )
         if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < len(z):
-            raise ValueError(f"cross_entropy: targets[{i}] must be a class index in 0..{len(z) - 1}, got {t!r}")
+            raise ValueError(f"cross_entropy: targets[{i}] must be a class index in 0..{len(z) - 1}, got {quote(t)}")
         picked.append(log_softmax(z)[t])
     return -vsum(picked) / n
 

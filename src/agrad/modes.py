@@ -10,8 +10,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from agrad._checks import quote
+
 NO_GRAD = 1  # ops return leaves: no children are recorded
 ANOMALY = 2  # ops check their results for nan/inf
+TRACING = 4  # agrad.compile is recording f: ops tell the trace about each node (see agrad.compile.trace)
 
 
 class _Mode(threading.local):
@@ -57,7 +60,7 @@ class _FlagScope:
         import functools
 
         if not callable(fn):
-            raise TypeError(f"a mode decorates a function, got {type(fn).__name__}: {fn!r}")
+            raise TypeError(f"a mode decorates a function, got {type(fn).__name__}: {quote(fn)}")
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -24,7 +24,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from agrad._checks import count, real
+from agrad._checks import count, quote, real
 from agrad.value import Value, dot, relu, sigmoid, tanh
 
 Seed = int | random.Random | None
@@ -41,7 +41,7 @@ def _rng(seed: Seed) -> random.Random | None:
         return seed
     if isinstance(seed, int) and not isinstance(seed, bool):
         return random.Random(seed)
-    raise TypeError(f"seed must be an int, a random.Random or None, got {type(seed).__name__}: {seed!r}")
+    raise TypeError(f"seed must be an int, a random.Random or None, got {type(seed).__name__}: {quote(seed)}")
 
 
 def _activation(nonlin: Nonlin) -> str | None:
@@ -52,7 +52,7 @@ def _activation(nonlin: Nonlin) -> str | None:
         return None
     if isinstance(nonlin, str) and nonlin in _ACTIVATIONS:
         return nonlin
-    raise ValueError(f"nonlin must be one of 'relu', 'tanh', 'sigmoid', None (or True/False), got {nonlin!r}")
+    raise ValueError(f"nonlin must be one of 'relu', 'tanh', 'sigmoid', None (or True/False), got {quote(nonlin)}")
 
 
 class Module:
@@ -271,7 +271,7 @@ class MLP(Module):
 
     def __init__(self, nin: int, nouts: Sequence[int], nonlin: Nonlin = "relu", seed: Seed = None) -> None:
         if not isinstance(nouts, Sequence) or not nouts:
-            raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+            raise ValueError(f"nouts must be a non-empty list of layer sizes, got {quote(nouts)}")
         rng = _rng(seed)
         sizes = [count(nin, "nin"), *(count(n, "each layer size in nouts") for n in nouts)]
         self.nonlin = _activation(nonlin)  # the hidden layers'; the last layer is linear

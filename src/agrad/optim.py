@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from agrad._checks import count, number, real
+from agrad._checks import count, number, quote, real
 from agrad.tensor import Tensor, namespace
 from agrad.value import Value
 
@@ -54,7 +54,7 @@ class Optimizer:
             raise ValueError("optimizer got an empty parameter list (did the model build any parameters?)")
         for i, p in enumerate(ps):
             if not isinstance(p, (Value, Tensor)):
-                raise TypeError(f"params[{i}] must be a Value or a Tensor, got {type(p).__name__}: {p!r}")
+                raise TypeError(f"params[{i}] must be a Value or a Tensor, got {type(p).__name__}: {quote(p)}")
         if len(set(ps)) != len(ps):
             raise ValueError("optimizer got the same parameter twice; it would be updated twice per step")
         self.params = ps
@@ -215,7 +215,7 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, lr)
         if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {quote(betas)}")
         self.betas = (_hyper(betas[0], "beta1", hi=1.0, hi_open=True), _hyper(betas[1], "beta2", hi=1.0, hi_open=True))
         self.eps = _hyper(eps, "eps")
         self.weight_decay = _hyper(self.default_weight_decay if weight_decay is None else weight_decay, "weight_decay")

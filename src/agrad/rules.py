@@ -70,6 +70,12 @@ def _mask(kernel: Callable[[float], float], x: X) -> Any:
     return xp.astype(d > 0, d.dtype) - xp.astype(d < 0, d.dtype)  # abs': sign, 0 at 0 and at nan, as K.sign
 
 
+def _differentiable(x: X) -> bool:
+    """Will a rule's result on x be differentiated again? Not on a number or a raw array (nor in compile's
+    symbolic copy): only on what records a graph, a Value, a Tensor or a forward-mode Dual."""
+    return type(x) is not float and (isinstance(x, Value | Tensor) or hasattr(x, "tangent"))
+
+
 def _finite_inverse(d: Any) -> Any:
     """Whether d ** -1 is finite (d is not 0, tiny or nan), for a float or elementwise for an array."""
     r = d**-1.0 if hasattr(d, "shape") else K.pow(d, -1.0)
@@ -100,6 +106,10 @@ def _pow(x: X, y: X) -> X:
     return x**y
 
 
+def _identity(x: X) -> X:
+    return x
+
+
 # fmt: off
 def add_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, g
 def add_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] + x_dots[1]
@@ -117,10 +127,12 @@ def neg_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g,)
 def neg_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return -x_dots[0]
 
 # x ** c with a constant c. c == 0 is special-cased, as in PyTorch, so that
-# 0 ** 0 has gradient 0 rather than 0 * 0 ** -1 = nan.
-def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * c * _pow(x, c - 1) if c != 0 else 0.0 * g,)
+# 0 ** 0 has gradient 0 rather than 0 * 0 ** -1 = nan. The derivative c * x ** (c - 1) is formed
+# before g multiplies it: differentiated again, (g * c) * ... would meet c * (c - 1) = inf for
+# c = 1e308 before the tiny power, giving nan where the truth (at x = 0.5) is 0.
+def powc_vjp(g: X, out: X, x: X, c: float) -> tuple[X, ...]: return (g * (c * _pow(x, c - 1)) if c != 0 else 0.0 * g,)
 def powc_jvp(x_dots: tuple[X, ...], out: X, x: X, c: float) -> X:
-    return x_dots[0] * c * _pow(x, c - 1) if c != 0 else 0.0 * x_dots[0]
+    return x_dots[0] * (c * _pow(x, c - 1)) if c != 0 else 0.0 * x_dots[0]
 
 # x ** y with both sides live. d/dy = out * log(x) is nan for x <= 0; PyTorch
 # makes it 0 where x == 0 and y >= 0 (out is 0 or 1 there, and flat in y).
@@ -152,10 +164,14 @@ def log_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return _div(x_dots[0], x)
 def sqrt_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (_div(g * 0.5, out),)
 def sqrt_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return _div(x_dots[0] * 0.5, out)
 
-# tanh' = 1 - out**2, computed as (1 - out)(1 + out): near |out| = 1 both factors are exact, where
-# 1 - out * out would lose the rounding of out * out (27 ulp at x = 2.5; PyTorch's fused multiply-add has 1).
-def tanh_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * ((1.0 - out) * (1.0 + out)),)
-def tanh_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * ((1.0 - out) * (1.0 + out))
+# tanh' = 1 - out**2, computed on numbers as (1 - out)(1 + out): near |out| = 1 both factors are exact,
+# where 1 - out * out would lose the rounding of out * out (27 ulp at x = 2.5; PyTorch's fused
+# multiply-add has 1). Where the rule's result is differentiated again (Values, Duals), the product's
+# derivative -(1 + out) + (1 - out) cancels to 0 at small out, so it is 1 - out * out, whose derivative
+# -2 out is exact: tanh''(1e-300) = -2e-300, as in PyTorch (JAX gives 0).
+def _sech2(out: X) -> X: return 1.0 - out * out if _differentiable(out) else (1.0 - out) * (1.0 + out)
+def tanh_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * _sech2(out),)
+def tanh_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * _sech2(out)
 
 def sigmoid_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out * (1.0 - out),)
 def sigmoid_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * out * (1.0 - out)
@@ -201,6 +217,12 @@ def max_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
 
 def sum_vjp(g: X, out: X, *xs: X) -> tuple[X, ...]: return (g,) * len(xs)
 def sum_jvp(x_dots: tuple[X, ...], out: X, *xs: X) -> X: return _sum(x_dots)
+
+# stop_gradient(x) is x with no derivative: what agrad.compile records for detach() and for an op
+# under no_grad(), so that the number is recomputed on every call. Its gradient is a constant 0.0,
+# not 0.0 * g, which would be nan for an infinite g.
+def stop_gradient_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (0.0,)
+def stop_gradient_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return 0.0
 
 # dot's operands are (w1..wn, x1..xn): the gradient of each w is g * its x, and back.
 # Its VJP gives a list, which builds faster than a tuple on this hot path.
@@ -322,6 +344,7 @@ RULES: dict[str, Primitive] = {
         Primitive("cos", cos, cos_vjp, cos_jvp),
         Primitive("min", minimum, min_vjp, min_jvp),
         Primitive("max", maximum, max_vjp, max_jvp),
+        Primitive("stop_gradient", _identity, stop_gradient_vjp, stop_gradient_jvp),
         Primitive("sum", lambda *xs: _sum(xs), sum_vjp, sum_jvp),
         Primitive("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp),
         Primitive("reduce_sum", tensor_sum, reduce_sum_vjp, reduce_sum_jvp, True),

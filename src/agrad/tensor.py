@@ -23,6 +23,7 @@ import numbers
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
+from agrad._checks import quote
 from agrad.modes import ANOMALY, NO_GRAD, enable_grad, mode
 from agrad.value import NODE_TYPES, Value, _number, exp, log
 
@@ -906,7 +907,8 @@ def array_function(name: str, x: Any, *rest: Any) -> Any:
     for a in (x, *rest):
         if not _is_array(a) and not (pair and isinstance(a, numbers.Real)):
             what = "Values or real numbers" if pair else "a Value or a real number"
-            raise TypeError(f"agrad.{name} expects {what}, got {type(a).__name__}: {a!r} (Tensors and arrays work too)")
+            got = f"{type(a).__name__}: {quote(a)}"
+            raise TypeError(f"agrad.{name} expects {what}, got {got} (Tensors and arrays work too)")
         if _is_array(a):
             _real_dtype(namespace(a), a, f"agrad.{name}'s argument")
     xp = _xp_of(x, *rest)

@@ -31,6 +31,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agrad._checks import MAX_NESTING, quote, too_deep
 from agrad.backprop import pull, toposort
 from agrad.forward import Dual, _scalar, new_tag, push
 from agrad.modes import enable_grad
@@ -57,7 +58,7 @@ def _scalar_arg(x: object, what: str) -> Any:
         return Tensor(x).data  # a real floating array (ints become float64), or a TypeError
     raise TypeError(
         f"{what} must be a scalar (a float, an int, a Value or a Dual) or an array (or Tensor), "
-        f"got {type(x).__name__}: {x!r}"
+        f"got {type(x).__name__}: {quote(x)}"
     )
 
 
@@ -65,20 +66,20 @@ def _argnums(argnums: object, n: int, name: str) -> tuple[int, ...]:
     """argnums as a tuple of indices in range(n)."""
     nums = (argnums,) if isinstance(argnums, int) else argnums
     if not isinstance(nums, (tuple, list)) or not all(type(i) is int for i in nums) or not nums:
-        raise TypeError(f"{name}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+        raise TypeError(f"{name}: argnums must be an int or a non-empty tuple of ints, got {quote(argnums)}")
     out = []
     for i in nums:
         if not -n <= i < n:
             raise ValueError(f"{name}: argnums {i} is out of range for a call with {n} positional argument(s)")
         out.append(i % n)
     if len(set(out)) != len(out):
-        raise ValueError(f"{name}: argnums {argnums!r} names an argument twice")
+        raise ValueError(f"{name}: argnums {quote(argnums)} names an argument twice")
     return tuple(out)
 
 
 def _callable(f: object, name: str) -> None:
     if not callable(f):
-        raise TypeError(f"{name} expects a function to differentiate, got {type(f).__name__}: {f!r}")
+        raise TypeError(f"{name} expects a function to differentiate, got {type(f).__name__}: {quote(f)}")
 
 
 def _scalar_out(out: object, name: str) -> Any:
@@ -95,7 +96,7 @@ def _scalar_out(out: object, name: str) -> Any:
     if isinstance(out, numbers.Real):
         return _number(out)
     raise TypeError(
-        f"{name} needs f to return a scalar (a Value or a number), but f returned {type(out).__name__}: {out!r}; "
+        f"{name} needs f to return a scalar (a Value or a number), but f returned {type(out).__name__}: {quote(out)}; "
         "for several outputs use jacrev, jacfwd or vjp"
     )
 
@@ -103,11 +104,12 @@ def _scalar_out(out: object, name: str) -> Any:
 class _Tree:
     """f's result, a scalar or nested lists/tuples of scalars, as a flat list plus its shape."""
 
-    def __init__(self, out: object, name: str) -> None:
+    def __init__(self, out: object, name: str, what: str = "f's result") -> None:
         self.leaves: list[Any] = []
+        self.what = what
         self.shape = self._flatten(out, name)
 
-    def _flatten(self, out: object, name: str) -> Any:
+    def _flatten(self, out: object, name: str, depth: int = 0) -> Any:
         if isinstance(out, Tensor) or _is_array(out):
             self.leaves.append(out)  # an array is one leaf of the tree, whatever its shape
             return None
@@ -115,10 +117,12 @@ class _Tree:
             self.leaves.append(_scalar_out(out, name))
             return None
         if isinstance(out, (list, tuple)):
-            return type(out), [self._flatten(o, name) for o in out]
+            if depth >= MAX_NESTING:
+                raise too_deep(f"{name}: {self.what}")
+            return type(out), [self._flatten(o, name, depth + 1) for o in out]
         raise TypeError(
             f"{name} needs f to return a scalar or (nested) lists/tuples of scalars, "
-            f"but f returned {type(out).__name__}: {out!r}"
+            f"but f returned {type(out).__name__}: {quote(out)}"
         )
 
     def rebuild(self, leaves: Sequence[Any]) -> Any:
@@ -135,9 +139,9 @@ class _Tree:
 
     def flatten_like(self, ct: object, what: str) -> list[Any]:
         """ct, which must have this tree's shape, as a flat list."""
-        other = _Tree(ct, what)
+        other = _Tree(ct, what, "it")
         if other.shape != self.shape:
-            raise ValueError(f"{what} must be {_describe(self.shape)}, like f's output; got {ct!r}")
+            raise ValueError(f"{what} must be {_describe(self.shape)}, like f's output; got {quote(ct)}")
         return other.leaves
 
 
@@ -277,11 +281,13 @@ def _plain(x: Any) -> Any:
 class _Traced:
     """f run on fresh leaves for the arguments in argnums, ready to be pulled back."""
 
-    def __init__(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
+    def __init__(
+        self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any] | None = None
+    ) -> None:
         self.leaves: list[Any] = []
         try:
             with enable_grad():  # as torch.func.grad: an outer no_grad() does not stop a transform
-                self._trace(f, args, argnums, name)
+                self._trace(f, args, argnums, name, kwargs or {})
         finally:
             for leaf in self.leaves:
                 if isinstance(leaf, Tensor):
@@ -289,7 +295,7 @@ class _Traced:
                 else:
                     leaf.active = False
 
-    def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str) -> None:
+    def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any]) -> None:
         nums = _argnums(argnums, len(args), name)
         call = list(args)
         for i in nums:
@@ -311,7 +317,7 @@ class _Traced:
                 leaf = _Leaf(-0.0)
                 call[i] = x + leaf
             self.leaves.append(leaf)
-        self.out = f(*call)
+        self.out = f(*call, **kwargs)  # keyword arguments go to f as they are, never differentiated
 
     def pullback(self, ys: list[Any], cts: list[Any]) -> tuple[list[Any], bool]:
         """Gradients for the leaves, and whether the result must stay a Value (see _walk)."""
@@ -326,14 +332,18 @@ class _Traced:
 def value_and_grad(f: Fn, argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
     """``(f(*args), df/dargs[argnums])`` by reverse mode; a tuple of gradients if argnums is.
 
+    Keyword arguments are passed to f and never differentiated, as in JAX.
+
     >>> import agrad
     >>> value_and_grad(lambda x, y: x * agrad.sin(y), argnums=(0, 1))(2.0, 0.0)
     (0.0, (0.0, 2.0))
+    >>> value_and_grad(lambda x, scale=1.0: scale * x * x)(3.0, scale=2.0)
+    (18.0, 12.0)
     """
     _callable(f, "grad")
 
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
-        t = _Traced(f, args, argnums, "grad")
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        t = _Traced(f, args, argnums, "grad", kwargs)
         out = _scalar_out(t.out, "grad")
         grads, keep = t.pullback([out], [1.0])
         return t.value(out, keep), (grads[0] if isinstance(argnums, int) else tuple(grads))
@@ -356,8 +366,8 @@ def grad(f: Fn, argnums: ArgNums = 0) -> Fn:
     """
     vg = value_and_grad(f, argnums)
 
-    def grad_f(*args: Any) -> Any:
-        return vg(*args)[1]
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
 
     setattr(grad_f, TRANSFORM_ATTR, (f, argnums, False))
     return grad_f
@@ -483,9 +493,9 @@ def jacrev(f: Fn, argnums: ArgNums | None = None) -> Fn:
     """
     _callable(f, "jacrev")
 
-    def jacrev_f(*args: Any) -> Any:
+    def jacrev_f(*args: Any, **kwargs: Any) -> Any:
         nums = _nums(argnums, args)
-        t = _Traced(f, args, nums, "jacrev")
+        t = _Traced(f, args, nums, "jacrev", kwargs)
         tree = _Tree(t.out, "jacrev")
         if _has_arrays(t.leaves, tree.leaves):
             return _array_jacobian_by_reverse(t, tree, nums)
@@ -509,14 +519,15 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
     """
     _callable(f, "jacfwd")
 
-    def jacfwd_f(*args: Any) -> Any:
+    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         nums = _nums(argnums, args)
         cols = _argnums(nums, len(args), "jacfwd")
         if any(isinstance(args[k], Tensor) or _is_array(args[k]) for k in cols):
-            return _array_jacobian_by_forward(f, args, cols, nums)
+            return _array_jacobian_by_forward(_freeze(f, (), (), kwargs), args, cols, nums)
         columns = []
         for j in cols:
-            tree, _, ts = _push(_freeze(f, args, cols), [args[k] for k in cols], [float(k == j) for k in cols])
+            g = _freeze(f, args, cols, kwargs)
+            tree, _, ts = _push(g, [args[k] for k in cols], [float(k == j) for k in cols])
             columns.append(ts)
         rows = [list(r) for r in zip(*columns)]
         return _shape(rows, tree, nums)
@@ -624,14 +635,18 @@ def _zero_tangent(p: Any) -> Any:
     return 0.0
 
 
-def _freeze(f: Fn, args: tuple[Any, ...], nums: tuple[int, ...]) -> Fn:
-    """f as a function of the arguments in nums only; the others keep their values."""
+def _freeze(f: Fn, args: tuple[Any, ...], nums: tuple[int, ...], kwargs: dict[str, Any] | None = None) -> Fn:
+    """f as a function of the arguments in nums only; the others, and the keywords, keep their values.
+
+    With no args and no nums, f with the keywords bound.
+    """
+    kw = kwargs or {}
 
     def g(*xs: Any) -> Any:
-        call = list(args)
+        call = list(args) if nums else list(xs)
         for i, x in zip(nums, xs):
             call[i] = x
-        return f(*call)
+        return f(*call, **kw)
 
     return g
 
@@ -648,23 +663,23 @@ def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
     """
     _callable(f, "jacobian")
 
-    def jacobian_f(*args: Any) -> Any:
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         nums = _nums(argnums, args)
         cols = _argnums(nums, len(args), "jacobian")
         if any(isinstance(args[k], Tensor) or _is_array(args[k]) for k in cols):
-            t = _Traced(f, args, nums, "jacobian")  # one element per pass: compare the elements in and out
+            t = _Traced(f, args, nums, "jacobian", kwargs)  # one element per pass: compare the elements in and out
             tree = _Tree(t.out, "jacobian")
             n_in = sum(math.prod(getattr(x, "shape", ())) for x in t.leaves)
             n_out = sum(math.prod(getattr(y, "shape", ())) for y in tree.leaves)
             if n_in <= n_out:
-                return jacfwd(f, argnums)(*args)
+                return jacfwd(f, argnums)(*args, **kwargs)
             return _array_jacobian_by_reverse(t, tree, nums)
         if len(cols) == 1:
-            return jacfwd(f, argnums)(*args)  # one input: one forward pass, whatever the outputs
-        t = _Traced(f, args, nums, "jacobian")  # the reverse-mode trace tells the number of outputs
+            return jacfwd(f, argnums)(*args, **kwargs)  # one input: one forward pass, whatever the outputs
+        t = _Traced(f, args, nums, "jacobian", kwargs)  # the reverse-mode trace tells the number of outputs
         tree = _Tree(t.out, "jacobian")
         if len(t.leaves) <= len(tree.leaves):
-            return jacfwd(f, argnums)(*args)
+            return jacfwd(f, argnums)(*args, **kwargs)
         return _rows_by_reverse(t, tree, nums)
 
     return jacobian_f

@@ -13,7 +13,8 @@ import numbers
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from agrad import kernels as K
-from agrad.modes import ANOMALY, NO_GRAD, mode
+from agrad._checks import quote
+from agrad.modes import ANOMALY, NO_GRAD, TRACING, mode
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -27,7 +28,7 @@ def _real(x: object, what: str = "Value data") -> float:
     r = _number(x)
     if r is not None:
         return r
-    raise TypeError(f"{what} must be a real number (int, float, bool), got {type(x).__name__}: {x!r}")
+    raise TypeError(f"{what} must be a real number (int, float, bool), got {type(x).__name__}: {quote(x)}")
 
 
 def _number(x: object) -> float | None:
@@ -95,7 +96,11 @@ class Value:
                 from agrad.anomaly import check_forward
 
                 check_forward(self)
-            if flags & NO_GRAD:
+            if flags & TRACING:  # agrad.compile keeps even a no_grad result's inputs, to recompute it per call
+                from agrad.compile.trace import record
+
+                record(self)
+            elif flags & NO_GRAD:
                 self._children, self._op = (), ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -312,6 +317,8 @@ class Value:
         >>> y.data, y._prev
         (9.0, set())
         """
+        if mode.flags & TRACING:  # agrad.compile recomputes it on every call; its gradient stays zero
+            return Value(self.data, (self,), "stop_gradient", self.label)
         return Value(self.data, label=self.label)
 
     def register_hook(self, fn: Callable[[Any], Any]) -> Callable[[], None]:
@@ -534,7 +541,7 @@ def _nary_elsewhere(method: str, *seqs: tuple[Any, ...]) -> Any:
 def _operand_or_raise(x: object, fn: str) -> Value | float:
     o = _operand(x)
     if o is None:
-        raise TypeError(f"agrad.{fn} expects Values or real numbers, got {type(x).__name__}: {x!r}")
+        raise TypeError(f"agrad.{fn} expects Values or real numbers, got {type(x).__name__}: {quote(x)}")
     return o
 
 

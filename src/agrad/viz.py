@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from agrad._checks import quote
 from agrad.tensor import Tensor, _is_array
 from agrad.value import Value
 
@@ -130,9 +131,9 @@ def reading_order(root: Any, depth: int | None = None) -> tuple[list[Any], set[A
     (['a', 'b', 'v1', 'c', 'v2'], set())
     """
     if not isinstance(root, (Value, Tensor)):
-        raise TypeError(f"expected the Value or Tensor whose graph to draw, got {type(root).__name__}: {root!r}")
+        raise TypeError(f"expected the Value or Tensor whose graph to draw, got {type(root).__name__}: {quote(root)}")
     if depth is not None and (type(depth) is not int or depth < 0):
-        raise ValueError(f"depth must be a non-negative int (ops above root to draw) or None, got {depth!r}")
+        raise ValueError(f"depth must be a non-negative int (ops above root to draw) or None, got {quote(depth)}")
     seen: set[Any] = {root}
     levels: list[list[Any]] = [[root]]
     frontier: set[Any] = set()
@@ -194,14 +195,14 @@ def _quoted(text: str) -> str:
 
 def _check_rankdir(rankdir: str) -> None:
     if rankdir not in _RANKDIRS:
-        raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
+        raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {quote(rankdir)}")
 
 
 def _statements(root: Value, rankdir: str, show_grad: bool, max_nodes: int | None, depth: int | None) -> list[str]:
     """The DOT statements for root's graph: the one description both views share."""
     _check_rankdir(rankdir)
     if max_nodes is not None and (type(max_nodes) is not int or max_nodes < 1):
-        raise ValueError(f"max_nodes must be a positive int or None, got {max_nodes!r}")
+        raise ValueError(f"max_nodes must be a positive int or None, got {quote(max_nodes)}")
     nodes, frontier = reading_order(root, depth)
     inner = [v for v in nodes if v._children and v not in frontier]
     n_const = 0

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agrad._checks import MAX_NESTING, quote, too_deep
 from agrad.compile.codegen import PythonProgram
 from agrad.compile.trace import Graph, Placeholder, build_graph, tracing
 from agrad.value import Value
@@ -62,12 +63,14 @@ def _transform(f: Any) -> _Spec | None:
 # -- arguments --------------------------------------------------------------------------
 
 
-def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any]) -> None:
+def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any], depth: int = 0) -> None:
     """Flatten one argument into (name, number or array) leaves and a structure key."""
     if isinstance(x, list | tuple):
+        if depth >= MAX_NESTING:
+            raise too_deep(f"agrad.compile: argument {name.split('[')[0]}")
         key.append((type(x).__name__, len(x)))
         for i, v in enumerate(x):
-            _leaves(v, f"{name}[{i}]", out, key)
+            _leaves(v, f"{name}[{i}]", out, key, depth + 1)
         return
     if isinstance(x, Value):
         raise TypeError(
@@ -100,7 +103,8 @@ def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any]) -> No
             "NumPy program, agrad.distributed); lower() and trace_seconds() take NumPy arrays"
         )
     raise TypeError(
-        f"agrad.compile: {name} must be a number, a NumPy array, or a list/tuple of them, got {type(x).__name__}: {x!r}"
+        f"agrad.compile: {name} must be a number, a NumPy array, or a list/tuple of them, "
+        f"got {type(x).__name__}: {quote(x)}"
     )
 
 
@@ -131,10 +135,12 @@ def _arg_names(fun: Callable[..., Any], n: int) -> list[str]:
 # -- outputs ----------------------------------------------------------------------------
 
 
-def _flat_out(x: Any, out: list[Any]) -> Any:
+def _flat_out(x: Any, out: list[Any], depth: int = 0) -> Any:
     """Flatten f's result; returns a template that ``_fill`` turns back into the same structure."""
     if isinstance(x, list | tuple):
-        return type(x)(_flat_out(v, out) for v in x)
+        if depth >= MAX_NESTING:
+            raise too_deep("agrad.compile: the function's result")
+        return type(x)(_flat_out(v, out, depth + 1) for v in x)
     out.append(x)
     return None
 
@@ -166,15 +172,19 @@ class CompiledFunction:
     (9.0, 16.0, 'python', 1)
     """
 
+    fun: Callable[..., Any]
+
     def __init__(
         self, f: Callable[..., Any], executor: str, reduce: str | None, params: Sequence[Value] | None
     ) -> None:
         if not callable(f):
             raise TypeError(f"agrad.compile expects a function, got {type(f).__name__}")
+        if isinstance(f, CompiledFunction):  # compile(compile(f), ...): f, with these settings
+            f = f.fun
         if executor not in EXECUTORS:
-            raise ValueError(f"agrad.compile: executor must be one of {EXECUTORS}, got {executor!r}")
+            raise ValueError(f"agrad.compile: executor must be one of {EXECUTORS}, got {quote(executor)}")
         if reduce not in REDUCTIONS:
-            raise ValueError(f"agrad.compile: reduce must be None, 'sum' or 'mean', got {reduce!r}")
+            raise ValueError(f"agrad.compile: reduce must be None, 'sum' or 'mean', got {quote(reduce)}")
         if executor == "native" and not _native_available():
             raise ImportError(
                 'agrad.compile: executor="native" needs cffi and a C compiler (cc, gcc or clang, or $CC): '
@@ -198,14 +208,18 @@ class CompiledFunction:
         self._names: dict[int, list[str]] = {}
         self.last_executor = ""
         self._name = str(getattr(f, "__qualname__", f))
-        functools.update_wrapper(self, f)
+        # f's name and docstring, not its __dict__: f's own attributes (a .params, a .spec) must not
+        # overwrite compile's settings above.
+        functools.update_wrapper(self, f, updated=())
 
     def __repr__(self) -> str:
         return f"<agrad.compile of {self._name}, executor={self.executor!r}>"
 
     # -- tracing ------------------------------------------------------------------------
 
-    def _trace(self, args: tuple[Any, ...], leaves: list[tuple[str, Any]], starts: list[int]) -> _Entry:
+    def _trace(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], leaves: list[tuple[str, Any]], starts: list[int]
+    ) -> _Entry:
         t0 = time.perf_counter()
         phs = []
         for name, x in leaves:
@@ -214,7 +228,7 @@ class CompiledFunction:
         ph_args = _rebuild(args, iter(phs))
         spec = self.spec
         with tracing():
-            out = (spec.fun if spec else self.fun)(*ph_args)
+            out = (spec.fun if spec else self.fun)(*ph_args, **kwargs)
         if spec is not None:
             root = _scalar(out)
             nums = _argnums(spec.argnums, len(args))
@@ -241,9 +255,9 @@ class CompiledFunction:
             template = ("f", tmpl)
         return _Entry(graph, template, [n for n, _ in leaves], starts, seconds=time.perf_counter() - t0)
 
-    def _entry(self, args: tuple[Any, ...]) -> tuple[_Entry, list[tuple[str, Any]]]:
+    def _entry(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Entry, list[tuple[str, Any]]]:
         leaves: list[tuple[str, Any]] = []
-        key: list[Any] = [len(args)]
+        key: list[Any] = [len(args), _static(kwargs)]
         names = self._names.get(len(args))
         if names is None:
             names = self._names[len(args)] = _arg_names(self.spec.fun if self.spec else self.fun, len(args))
@@ -260,10 +274,12 @@ class CompiledFunction:
                 why = (
                     f"{len(args)} arguments instead of {old[0]}"
                     if old[0] != len(args)
+                    else "new keyword arguments"
+                    if old[1] != key[1]
                     else "new argument kinds or structure"
                 )
                 log.debug("retracing %s: called with %s", self._name, why)
-            entry = self.traces[k] = self._trace(args, leaves, starts)
+            entry = self.traces[k] = self._trace(args, kwargs, leaves, starts)
             log.debug(
                 "traced %s: %d nodes in %.3f s",
                 self._name,
@@ -303,7 +319,7 @@ class CompiledFunction:
         self.last_executor = hit[0]
         return hit[1]
 
-    def lower(self, *args: Any) -> Any:
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
         """Trace and generate code for these arguments without running: the executor's program.
 
         >>> import agrad
@@ -311,27 +327,27 @@ class CompiledFunction:
         >>> type(f.lower(2.0)).__name__, f.trace_seconds(2.0) > 0
         ('PythonProgram', True)
         """
-        entry, leaves = self._entry(args)
+        entry, leaves = self._entry(args, kwargs)
         return self._program(entry, tuple(type(x) is not float for _, x in leaves))
 
-    def trace_seconds(self, *args: Any) -> float:
+    def trace_seconds(self, *args: Any, **kwargs: Any) -> float:
         """Seconds spent tracing f and generating code for the signature of these arguments.
 
         >>> import agrad
         >>> agrad.compile(lambda x: x + 1.0).trace_seconds(2.0) > 0.0  # traces now if needed
         True
         """
-        return self._entry(args)[0].seconds
+        return self._entry(args, kwargs)[0].seconds
 
     # -- calling ------------------------------------------------------------------------
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            entry, prog, values, flat, shape, size = self._prepare(args)
+            entry, prog, values, flat, shape, size = self._prepare(args, kwargs)
         except ChunkedArgument:
             from agrad.distributed import call_compiled
 
-            return call_compiled(self, args)
+            return call_compiled(self, args, kwargs)
         caps = [v.data for v in entry.graph.captured]
         if shape is None:
             outs, grads = prog(flat, caps)
@@ -347,10 +363,12 @@ class CompiledFunction:
         grads = [self._shape_grad(gr, x, shape, size) for gr, x in zip(grads, self._wrt_values(entry, values))]
         return self._result(entry, outs, grads)
 
-    def _prepare(self, args: tuple[Any, ...]) -> tuple[_Entry, Any, list[Any], list[Any], tuple[int, ...] | None, int]:
+    def _prepare(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None
+    ) -> tuple[_Entry, Any, list[Any], list[Any], tuple[int, ...] | None, int]:
         """The trace and program for these arguments, their leaves as given and flattened to
         the batch, and the batch's shape and size (None and 1 when every leaf is a number)."""
-        entry, leaves = self._entry(args)
+        entry, leaves = self._entry(args, kwargs or {})
         values = [x for _, x in leaves]
         batched = tuple(type(x) is not float for x in values)
         if not any(batched):
@@ -406,6 +424,29 @@ class CompiledFunction:
             return _fill(tmpl, iter(outs))
         gs = _fill(tmpl, iter(grads))
         return (outs[0], gs) if kind == "vg" else gs
+
+
+def _static(kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Keyword arguments as part of the call signature: each new value traces again, as jax.jit's static ones.
+
+    The type is part of it, so that ``flag=1`` and ``flag=True`` get traces of their own.
+
+    >>> _static({"flag": True, "n": 2})
+    (('flag', <class 'bool'>, True), ('n', <class 'int'>, 2))
+    """
+    out = tuple(sorted((k, type(v), v) for k, v in kwargs.items()))
+    for k, _, v in out:
+        try:
+            hash(v)
+        except RecursionError:
+            raise too_deep(f"agrad.compile: keyword argument {k}=") from None
+        except TypeError:
+            raise TypeError(
+                f"agrad.compile: keyword argument {k}= is static (part of the call signature, traced once per "
+                f"value, never differentiated) and must be hashable, got {type(v).__name__}; pass numbers and "
+                "arrays to differentiate or batch over as positional arguments"
+            ) from None
+    return out
 
 
 def _scalar(x: Any) -> Any:

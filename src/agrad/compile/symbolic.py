@@ -265,8 +265,14 @@ def symbolic_rule(rule: Callable[..., Any]) -> Callable[..., Any]:
         for name, f in real.items():
             if isinstance(f, types.FunctionType) and f.__globals__ is real:
                 ns[name] = copies[f] = types.FunctionType(f.__code__, ns, f.__name__, f.__defaults__, f.__closure__)
+        # gradient code is never differentiated again: rules take their forms for numbers
+        ns["_differentiable"] = _never
         _copies = copies  # one assignment: another thread sees no table or a whole one
     return _copies.get(rule, rule)
+
+
+def _never(x: Any) -> bool:
+    return False
 
 
 def _explore(fn: Callable[[], Sequence[Expr]], prefix: tuple[bool, ...]) -> tuple[Expr, ...]:
@@ -623,6 +629,8 @@ def forward_expr(op: str, arity: int) -> Expr:
     '((x0 * x2) + (x1 * x3))'
     """
     xs = [slot(f"x{i}") for i in range(arity)]
+    if op == "stop_gradient":
+        return xs[0]
     if op == "sum":
         terms: list[Expr] = xs
     elif op == "dot":

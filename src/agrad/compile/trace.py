@@ -11,9 +11,15 @@ How it works, and why it costs eager code nothing:
   raises ``TracingError`` for anyone else: reading it in your own code, for an
   ``if`` or a ``float()``, would bake one input's value into every later call.
   Comparisons (``x > 0``) and ``float(x)`` on a placeholder raise too.
-* Values computed *from* placeholders are ordinary nodes. As with ``jax.jit``,
-  Python control flow that reads their ``.data`` runs once, at trace time, and
-  its outcome is baked into the trace.
+* So does every Value computed *from* a placeholder (a ``Tracer``): while
+  tracing, ``Value()`` hands each new node to ``record``, which makes it a
+  Tracer when an operand is one. Reading its ``.data``, ``float()`` or a
+  comparison would bake one input's number into the trace, so they raise, as
+  JAX raises ConcretizationTypeError. Python control flow on numbers has to
+  become agrad ops (``agrad.maximum``, ``agrad.relu``) to be compiled.
+* ``detach()`` and ops under ``no_grad()`` would give a leaf holding this
+  input's number. While tracing they give a ``stop_gradient`` node instead: the
+  same number, recomputed on every call, with a zero gradient.
 * ``backward()`` inside f reads the placeholders' numbers to compute float
   gradients, which would be frozen, so it raises ``TracingError`` too; the
   transforms (``agrad.grad`` inside f) build gradient graphs and trace fine.
@@ -38,11 +44,12 @@ from typing import Any
 
 import agrad.rules as _rules
 from agrad.compile.symbolic import Sym
+from agrad.modes import NO_GRAD, TRACING, mode
 from agrad.value import Value
 
 
 class TracingError(RuntimeError):
-    """f read the number inside a placeholder while agrad.compile traced it.
+    """f read the number inside a placeholder, or a Value computed from one, while agrad.compile traced it.
 
     >>> import agrad
     >>> f = agrad.compile(lambda x: x * 2 if x.data > 0 else -x)
@@ -57,17 +64,116 @@ _SLOT: Any = Value.__dict__["data"]  # the slot descriptor, before Placeholder s
 _state = threading.local()
 
 
+_READERS: dict[int, bool] = {}  # id of a module's globals -> may it read a tracer's number (modules live on)
+
+# agrad's own modules compute forward numbers from the example. These may not: the rule table and
+# backward's float walk (their gradients would be numbers of the example), forward mode's float() and
+# comparisons and the transforms' float results (they hand the number to the user), and compile itself.
+_BARRED = ("agrad.rules", "agrad.backprop", "agrad.forward", "agrad.transforms")
+
+
 def _allowed(frame: Any) -> bool:
-    # agrad's own modules compute forward numbers from the example; the rule table,
-    # backward's float walk (its gradients would be numbers of the example) and
-    # everything outside agrad may not read them (see the module docstring).
-    name = frame.f_globals.get("__name__", "")
-    if not isinstance(name, str) or not name.startswith("agrad."):
-        return False
-    return name not in ("agrad.rules", "agrad.backprop") and not name.startswith("agrad.compile")
+    ok = _READERS.get(id(frame.f_globals))
+    return _reader(frame.f_globals) if ok is None else ok
 
 
-class Placeholder(Value):
+def _reader(g: dict[str, Any]) -> bool:
+    name = g.get("__name__", "")
+    ok = isinstance(name, str) and name.startswith("agrad.") and name not in _BARRED
+    ok = _READERS[id(g)] = ok and not name.startswith("agrad.compile")
+    return ok
+
+
+class Tracer(Value):
+    """A Value computed from f's arguments while agrad.compile traces f: f itself may not read its number.
+
+    >>> import agrad
+    >>> f = agrad.compile(lambda x: x if float(x * x) > 1.0 else -x)
+    >>> f(3.0)
+    Traceback (most recent call last):
+    ...
+    agrad.compile.trace.TracingError: float() of a Value computed from the arguments while tracing: ...
+    """
+
+    __slots__ = ()  # Value's layout, so that a new node can become a Tracer in place
+
+    def _what(self) -> str:
+        return "a Value computed from the arguments"
+
+    def _refuse(self, what: str) -> TracingError:
+        if sys._getframe(2).f_globals.get("__name__") == "agrad.backprop":
+            return TracingError(
+                f"backward() reached {self._what()} while tracing: its gradients would be numbers "
+                "of this one input, frozen into every later call. Compile the transform instead: "
+                "agrad.compile(agrad.value_and_grad(f)), or use agrad.grad inside f."
+            )
+        return TracingError(
+            f"{what} of {self._what()} while tracing: agrad.compile runs f once on "
+            "placeholders and replays the graph, so a Python decision on an input's number would be "
+            "frozen into every later call. Use agrad ops (agrad.relu, agrad.maximum, ...) instead of "
+            "reading .data, or call f without compile."
+        )
+
+    @property
+    def data(self) -> float:
+        g = sys._getframe(1).f_globals  # the hottest line of a trace: _allowed, inlined
+        ok = _READERS.get(id(g))
+        if ok or (ok is None and _reader(g)):
+            return _SLOT.__get__(self)  # type: ignore[no-any-return]
+        raise self._refuse("read .data")
+
+    @data.setter
+    def data(self, x: float) -> None:
+        if not _allowed(sys._getframe(1)):
+            raise self._refuse("set .data")
+        _SLOT.__set__(self, x)
+
+    def __float__(self) -> float:
+        raise self._refuse("float()")
+
+    def _compare(self, other: object) -> bool:
+        raise self._refuse("compared the number")
+
+    # A subclass's reflected comparison runs first, so `value < tracer` lands here too.
+    __lt__ = __le__ = __gt__ = __ge__ = _compare
+
+    __hash__ = Value.__hash__
+
+    def __repr__(self) -> str:
+        return f"Tracer({self._op!r})"
+
+
+def record(v: Value) -> None:
+    """Told by ``Value()`` about each new node while tracing: keep a no_grad result's inputs, mark tracers.
+
+    Under ``no_grad()`` the node becomes ``stop_gradient`` of the op it computed:
+    the trace recomputes its number on every call, and no gradient flows through
+    it (a leaf would hold this input's number for ever).
+
+    >>> from agrad.modes import NO_GRAD, TRACING, mode
+    >>> x = Placeholder(2.0, "x"); saved = mode.flags; mode.flags = TRACING | NO_GRAD
+    >>> y = x * x; mode.flags = saved
+    >>> y._op, y._children[0]._op, type(y).__name__
+    ('stop_gradient', '*', 'Tracer')
+    """
+    if mode.flags & NO_GRAD and v._op != "stop_gradient":
+        inner = Value.__new__(Value)
+        _SLOT.__set__(inner, _SLOT.__get__(v))
+        inner.grad, inner.label, inner._op, inner._children = 0.0, "", v._op, v._children
+        inner._g = inner._hooks = None
+        _mark(inner)
+        v._children, v._op = (inner,), "stop_gradient"
+    _mark(v)
+
+
+def _mark(v: Value) -> None:
+    for c in v._children:
+        if isinstance(c, Tracer):
+            v.__class__ = Tracer
+            return
+
+
+class Placeholder(Tracer):
     """An argument of a traced function: a Value whose number f itself may not read.
 
     >>> p = Placeholder(3.0, "x")
@@ -85,39 +191,8 @@ class Placeholder(Value):
         super().__init__(example, label=name)
         self._name = name
 
-    def _refuse(self, what: str) -> TracingError:
-        if sys._getframe(2).f_globals.get("__name__") == "agrad.backprop":
-            return TracingError(
-                f"backward() reached placeholder {self._name!r} while tracing: its gradients would be numbers "
-                "of this one input, frozen into every later call. Compile the transform instead: "
-                "agrad.compile(agrad.value_and_grad(f)), or use agrad.grad inside f."
-            )
-        return TracingError(
-            f"{what} of placeholder {self._name!r} while tracing: agrad.compile runs f once on "
-            "placeholders and replays the graph, so a Python decision on an input's number would be "
-            "frozen into every later call. Use agrad ops (agrad.relu, agrad.maximum, ...) instead of "
-            "reading .data, or call f without compile."
-        )
-
-    @property
-    def data(self) -> float:
-        if _allowed(sys._getframe(1)):
-            return float(_SLOT.__get__(self))
-        raise self._refuse("read .data")
-
-    @data.setter
-    def data(self, x: float) -> None:
-        if not _allowed(sys._getframe(1)):
-            raise self._refuse("set .data")
-        _SLOT.__set__(self, x)
-
-    def __float__(self) -> float:
-        raise self._refuse("float()")
-
-    def _compare(self, other: object) -> bool:
-        raise self._refuse("compared the number")
-
-    __lt__ = __le__ = __gt__ = __ge__ = _compare
+    def _what(self) -> str:
+        return f"placeholder {self._name!r}"
 
     __hash__ = Value.__hash__
 
@@ -143,7 +218,11 @@ _patched = 0
 
 @contextlib.contextmanager
 def tracing() -> Iterator[None]:
-    """Within this block (this thread only), rules refuse to branch on traced Values."""
+    """Within this block (this thread only), f is being traced: see the module docstring.
+
+    The caller's ``no_grad()`` is lifted, as a trace is reused in every context:
+    only f's own ``no_grad()`` blocks count.
+    """
     global _patched
     with _patch_lock:
         if _patched == 0:
@@ -151,9 +230,12 @@ def tracing() -> Iterator[None]:
         _patched += 1
     # A depth, not a flag: f may call another compiled function, whose trace ends inside ours.
     _state.depth = getattr(_state, "depth", 0) + 1
+    saved = mode.flags
+    mode.flags = (saved | TRACING) & ~NO_GRAD
     try:
         yield
     finally:
+        mode.flags = saved
         _state.depth -= 1
         with _patch_lock:
             _patched -= 1
