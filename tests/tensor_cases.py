@@ -20,6 +20,12 @@ try:
 except ImportError:  # the agrad side of the table still works
     torch = None
 
+
+def _data_like(t: Any, a: np.ndarray) -> Any:
+    """A constant array of t's array library (the suite runs on NumPy and on array-api-strict)."""
+    return agrad.tensor.namespace(t.data).asarray(a)
+
+
 # name -> (agrad function, torch function, list of input-shape tuples, domain)
 # domain: "any" (normal), "pos" (positive, away from 0), "away" (|x| >= 0.5: no kinks or poles nearby)
 Fn = Callable[..., Any]
@@ -147,6 +153,48 @@ CASES: dict[str, tuple[Fn, Fn, list[tuple[tuple[int, ...], ...]], str]] = {
     ),
     "getitem-mask": (lambda x: x[x > 0], lambda x: x[x > 0], unary([(3,), (2, 3)]), "any"),
     "getitem-ellipsis": (lambda x: x[..., 0, None], lambda x: x[..., 0, None], unary([(3,), (2, 3)]), "any"),
+    "linear": (
+        lambda x, w, b: agrad.tensor.linear(x, w, b),
+        lambda x, w, b: torch.nn.functional.linear(x, w, b),
+        [((2, 3), (4, 3), (4,)), ((3,), (4, 3), (4,)), ((5, 2, 3), (4, 3), (4,)), ((0, 3), (2, 3), (2,))],
+        "any",
+    ),
+    "linear-no-bias": (
+        lambda x, w: agrad.tensor.linear(x, w),
+        lambda x, w: torch.nn.functional.linear(x, w),
+        [((2, 3), (4, 3)), ((3,), (1, 3))],
+        "any",
+    ),
+    "linear-on-data": (  # the input is a constant, as a first layer's batch: the linear_data row
+        lambda w, b: agrad.tensor.linear(_data_like(w, np.linspace(-1.0, 1.0, 6).reshape(2, 3)), w, b),
+        lambda w, b: torch.nn.functional.linear(torch.linspace(-1.0, 1.0, 6, dtype=w.dtype).reshape(2, 3), w, b),
+        [((4, 3), (4,)), ((1, 3), (1,))],
+        "any",
+    ),
+    "linear-on-data-no-bias": (
+        lambda w: agrad.tensor.linear(_data_like(w, np.linspace(-1.0, 1.0, 3)), w),
+        lambda w: torch.nn.functional.linear(torch.linspace(-1.0, 1.0, 3, dtype=w.dtype), w),
+        [((4, 3),)],
+        "any",
+    ),
+    "cross_entropy-mean": (
+        lambda z: agrad.tensor.cross_entropy(z, np.array([0, 3, 1]), "mean"),
+        lambda z: torch.nn.functional.cross_entropy(z, torch.tensor([0, 3, 1])),
+        [((3, 4),), ((3, 5),)],
+        "any",
+    ),
+    "cross_entropy-sum-none": (
+        lambda z: (
+            agrad.tensor.cross_entropy(z, np.array([1, 0]), "sum")
+            + agrad.tensor.cross_entropy(z, np.array([1, 1]), "none")
+        ),
+        lambda z: (
+            torch.nn.functional.cross_entropy(z, torch.tensor([1, 0]), reduction="sum")
+            + torch.nn.functional.cross_entropy(z, torch.tensor([1, 1]), reduction="none")
+        ),
+        [((2, 3),), ((2, 2),)],
+        "any",
+    ),
     "matmul": (
         lambda x, y: x @ y,
         lambda *a: torch.matmul(*a),

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
-LEARNING_PATH = ["Understanding_Derivatives", "AutoGrad", "Beyond_Backprop"]
+LEARNING_PATH = ["Understanding_Derivatives", "AutoGrad", "Beyond_Backprop", "Tensors"]
 BUDGET_S = 60.0  # the limit for one notebook, top to bottom, on 2 cores
 PAIRING = "ipynb,py:percent"
 

@@ -337,6 +337,7 @@ def test_explain_narrates_a_tensor_backward_with_backwards_own_numbers() -> None
 def test_draw_graph_shows_shapes_constants_and_op_parameters() -> None:
     x = Tensor(np.ones((2, 3)), requires_grad=True, label="x")
     y = (x * 2.0).sum(axis=1, keepdims=True)
+    y.retain_grad()  # an intermediate (here the root) keeps its gradient only when asked, as in PyTorch
     y.backward(gradient=np.ones((2, 1)))
     dot = agrad.to_dot(y)
     assert '"{ x | data shape (2, 3) | grad shape (2, 3) }"' in dot

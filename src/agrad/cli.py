@@ -4,6 +4,9 @@
 - ``agrad demo`` trains micrograd's demo: an MLP(2, [16, 16, 1]) on 100 two-moons
   points, max-margin loss plus L2, SGD with a linearly decaying learning rate.
 - ``agrad train --dataset {moons,circles,blobs,spirals} ...`` is the general form.
+- ``agrad train --dataset digits`` (or ``mnist --data DIR``) trains a Tensor MLP on real
+  handwritten digits (``agrad.tensor_run``): its folder holds ``model.safetensors``,
+  ``run.json``, ``loss.png``, ``confusion.png`` and ``mistakes.png``.
 - ``agrad predict RUN_DIR X0,X1 ...`` prints a trained model's score and class per point.
 - ``agrad eval RUN_DIR`` prints its accuracy on its training data and on fresh data.
 
@@ -58,6 +61,7 @@ from agrad.serialize import _encode, _write_atomic, load, save
 from agrad.value import Value
 
 DATASETS = ("moons", "circles", "blobs", "spirals")
+TENSOR_DATASETS = ("digits", "mnist")  # real images: agrad.tensor_run trains a Tensor MLP on them
 CLASSES = {"moons": 2, "circles": 2, "blobs": 3, "spirals": 2}
 NOISE = {"moons": 0.1, "circles": 0.05, "blobs": 0.6, "spirals": 0.2}
 BLOB_BOX = (-4.0, 4.0)  # where the blobs' centers are drawn
@@ -183,25 +187,35 @@ def _hidden(text: str) -> list[int]:
 
 
 def _training_flags(p: argparse.ArgumentParser) -> None:
-    d = Config()
-    p.add_argument("--hidden", type=_hidden, default=d.hidden, metavar="H1,H2", help="hidden layer sizes (16,16)")
-    p.add_argument("--steps", type=_positive_int, default=d.steps, metavar="N", help="training steps (100)")
-    p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer, help="sgd (default) or adam")
+    # Defaults are None here and filled per kind of run (_config, _tensor_config): a toy run and a
+    # digits run have different ones, and a flag that does not apply must be told from one not given.
+    p.add_argument(
+        "--hidden", type=_hidden, default=None, metavar="H1,H2", help="hidden layer sizes (16,16; digits and mnist 64)"
+    )
+    p.add_argument("--steps", type=_positive_int, default=None, metavar="N", help="training steps (100)")
+    p.add_argument(
+        "--optimizer", choices=("sgd", "adam"), default=None, help="sgd (default) or adam (digits and mnist: adam)"
+    )
     p.add_argument(
         "--lr", type=_nonneg_float, default=None, metavar="X", help="first learning rate (sgd 1.0, adam 0.05)"
     )
     p.add_argument(
         "--schedule",
         choices=("linear", "cosine", "constant"),
-        default=d.schedule,
-        help="learning-rate schedule: linear (micrograd's 1 - 0.9 k/steps, default), cosine or constant",
+        default=None,
+        help="learning-rate schedule: linear (micrograd's 1 - 0.9 k/steps, default; digits and mnist: cosine), "
+        "cosine or constant",
     )
-    p.add_argument("--samples", type=_positive_int, default=d.samples, metavar="N", help="data points (100)")
+    p.add_argument("--samples", type=_positive_int, default=None, metavar="N", help="data points (100)")
     p.add_argument(
         "--noise", type=_noise, default=None, metavar="X", help="data noise, 0 to 1000 (moons 0.1, circles 0.05)"
     )
-    p.add_argument("--seed", type=int, default=d.seed, metavar="S", help="seed for data and weights (1337)")
-    p.add_argument("--out", default=d.out, metavar="DIR", help="output folder (./agrad-demo)")
+    p.add_argument(
+        "--seed", type=int, default=None, metavar="S", help="seed for data and weights (1337; digits and mnist 0)"
+    )
+    p.add_argument(
+        "--out", default=None, metavar="DIR", help="output folder (./agrad-demo; digits and mnist ./agrad-digits)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, only a few lines of text")
     p.add_argument("--compile", action="store_true", help="trace one sample's loss, run it on the batch (needs numpy)")
 
@@ -246,8 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=raw,
     )
-    train.add_argument("--dataset", choices=DATASETS, default="moons", help="which data set (moons)")
+    train.add_argument(
+        "--dataset",
+        choices=DATASETS + TENSOR_DATASETS,
+        default="moons",
+        help="which data set (moons); digits and mnist are real images, for a Tensor MLP",
+    )
     _training_flags(train)
+    images = train.add_argument_group("digits and mnist (a Tensor MLP on mini-batches)")
+    images.add_argument("--epochs", type=_positive_int, default=None, metavar="N", help="passes over the data (20; 3)")
+    images.add_argument("--batch-size", type=_positive_int, default=None, metavar="N", help="mini-batch (16; 128)")
+    images.add_argument(
+        "--data", default=None, metavar="DIR", help="mnist: the folder of its IDX files (fetched there when missing)"
+    )
+    images.add_argument(
+        "--no-verify", action="store_true", help="mnist: skip the published SHA-256 check (for files you made)"
+    )
     predict = sub.add_parser(
         "predict",
         help="a trained model's score and class for each point",
@@ -266,25 +294,67 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a folder agrad demo or agrad train wrote")
     evaluate.add_argument(
-        "--samples", type=_positive_int, default=HELD_OUT, metavar="N", help=f"held-out points ({HELD_OUT})"
+        "--samples",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"held-out points ({HELD_OUT}; digits and mnist: at most N of each part, all by default)",
     )
     evaluate.add_argument("--seed", type=int, default=None, metavar="S", help="held-out seed (the run's seed + 1)")
     return p
 
 
+_TENSOR_ONLY = {"epochs": "--epochs", "batch_size": "--batch-size", "data": "--data", "no_verify": "--no-verify"}
+_TOY_ONLY = {"steps": "--steps", "samples": "--samples", "noise": "--noise", "compile": "--compile"}
+
+
+def _refuse(args: argparse.Namespace, flags: dict[str, str], what: str) -> None:
+    given = [flag for name, flag in flags.items() if getattr(args, name, None) not in (None, False)]
+    if given:
+        raise UsageError(f"argument {given[0]}: not for {what}")
+
+
 def _config(args: argparse.Namespace) -> Config:
+    d = Config()
+    dataset = getattr(args, "dataset", "moons")
+    _refuse(args, _TENSOR_ONLY, f"--dataset {dataset} (it is for digits and mnist)")
+    optimizer = args.optimizer or d.optimizer
     return Config(
-        dataset=getattr(args, "dataset", "moons"),
-        samples=args.samples,
-        noise=NOISE[getattr(args, "dataset", "moons")] if args.noise is None else args.noise,
-        hidden=args.hidden,
-        steps=args.steps,
-        optimizer=args.optimizer,
-        lr=LR[args.optimizer] if args.lr is None else args.lr,
-        schedule=args.schedule,
-        seed=args.seed,
-        out=args.out,
+        dataset=dataset,
+        samples=args.samples or d.samples,
+        noise=NOISE[dataset] if args.noise is None else args.noise,
+        hidden=args.hidden or d.hidden,
+        steps=args.steps or d.steps,
+        optimizer=optimizer,
+        lr=LR[optimizer] if args.lr is None else args.lr,
+        schedule=args.schedule or d.schedule,
+        seed=d.seed if args.seed is None else args.seed,
+        out=d.out if args.out is None else args.out,
         compile=args.compile,
+    )
+
+
+def _tensor_config(args: argparse.Namespace) -> Any:
+    """The TensorConfig of ``agrad train --dataset digits|mnist``; a flag for toy runs is a UsageError."""
+    from agrad.tensor_run import TensorConfig
+
+    _refuse(args, _TOY_ONLY, f"--dataset {args.dataset} (use --epochs and --batch-size)")
+    if args.dataset == "mnist" and not args.data:
+        raise UsageError("--dataset mnist needs --data DIR, the folder that holds (or will hold) the MNIST files")
+    if args.schedule == "linear":
+        raise UsageError("argument --schedule: digits and mnist runs take cosine or constant")
+    return TensorConfig(
+        dataset=args.dataset,
+        hidden=args.hidden or [64],
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer or "adam",
+        lr=args.lr,
+        schedule=args.schedule or "cosine",
+        seed=0 if args.seed is None else args.seed,
+        data=args.data,
+        verify=not args.no_verify,
+        out="agrad-digits" if args.out is None else args.out,
     )
 
 
@@ -745,7 +815,9 @@ def _draw_neuron(r: Result, out: str) -> list[str]:
 
 def _clear_owned(out: str) -> None:
     """Remove the files an earlier run left in out, so that the new run's files never sit beside old ones."""
-    for name in OWNED:
+    from agrad.tensor_run import OWNED as TENSOR_OWNED  # a digits run's files too
+
+    for name in OWNED + TENSOR_OWNED:
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(out, name))
 
@@ -933,7 +1005,7 @@ def predict_mlp(run_dir: str, record: dict[str, Any], points: Sequence[str]) -> 
     return lines
 
 
-def eval_mlp(run_dir: str, record: dict[str, Any], samples: int, seed: int | None) -> list[str]:
+def eval_mlp(run_dir: str, record: dict[str, Any], samples: int | None, seed: int | None) -> list[str]:
     """The model's accuracy on its training data (regenerated) and on a fresh sample, as lines of text.
 
     >>> import tempfile; out = tempfile.mkdtemp(); cfg = Config(steps=1, samples=10, hidden=[3], out=out)
@@ -945,6 +1017,7 @@ def eval_mlp(run_dir: str, record: dict[str, Any], samples: int, seed: int | Non
     accuracy on fresh data (50 moons points, noise 0.1, seed 1338): ...%
     """
     cfg, model = load_mlp_run(run_dir, record)
+    samples = HELD_OUT if samples is None else samples
     classes = CLASSES[cfg.dataset]
     noise = NOISE[cfg.dataset] if cfg.noise is None else cfg.noise
     fresh_seed = cfg.seed + 1 if seed is None else seed
@@ -971,14 +1044,37 @@ class RunKind:
     return the lines to print, or raise UsageError.
 
     >>> sorted(RUN_KINDS), RUN_KINDS["mlp"].predict is predict_mlp
-    (['mlp'], True)
+    (['mlp', 'tensor_mlp'], True)
     """
 
     predict: Callable[[str, dict[str, Any], Sequence[str]], list[str]]
-    evaluate: Callable[[str, dict[str, Any], int, int | None], list[str]]
+    evaluate: Callable[[str, dict[str, Any], int | None, int | None], list[str]]
 
 
-RUN_KINDS: dict[str, RunKind] = {KIND: RunKind(predict_mlp, eval_mlp)}
+def predict_tensor(run_dir: str, record: dict[str, Any], inputs: Sequence[str]) -> list[str]:
+    """``agrad predict`` on a digits or MNIST run (``agrad.tensor_run.predict_run``): one line per image."""
+    from agrad.tensor_run import RunError, predict_run
+
+    try:
+        return predict_run(run_dir, record, inputs)
+    except RunError as e:
+        raise UsageError(str(e)) from None
+
+
+def eval_tensor(run_dir: str, record: dict[str, Any], samples: int | None, seed: int | None) -> list[str]:
+    """``agrad eval`` on a digits or MNIST run: accuracy on its training and held-out images."""
+    from agrad.tensor_run import RunError, eval_run
+
+    try:
+        return eval_run(run_dir, record, samples, seed)
+    except (RunError, ValueError) as e:  # ValueError: MNIST's files moved or damaged since the run
+        raise UsageError(str(e)) from None
+
+
+RUN_KINDS: dict[str, RunKind] = {
+    KIND: RunKind(predict_mlp, eval_mlp),
+    "tensor_mlp": RunKind(predict_tensor, eval_tensor),
+}
 
 
 def _run_kind(record: dict[str, Any], run_dir: str) -> RunKind:
@@ -1003,6 +1099,8 @@ def cmd_train(ns: argparse.Namespace) -> int:
     ...
     agrad.cli.UsageError: argument --out: expected a folder name, got ''
     """
+    if getattr(ns, "dataset", None) in TENSOR_DATASETS:
+        return _train_tensor(ns)
     cfg = _config(ns)
     check_config(cfg)
     made = prepare_out(cfg.out)
@@ -1015,6 +1113,33 @@ def cmd_train(ns: argparse.Namespace) -> int:
         return 1
     finally:
         remove_empty(made)  # a folder this run made and never wrote to (Ctrl-C while training) goes again
+
+
+def _train_tensor(ns: argparse.Namespace) -> int:
+    """``agrad train --dataset digits|mnist``: the data is loaded (and checked) before the folder is made."""
+    try:
+        from agrad import tensor_run
+    except ImportError as e:  # pragma: no cover - numpy or array-api-compat missing
+        raise UsageError(f'--dataset {ns.dataset} needs {e.name}: pip install "agrad[cli]"') from None
+    cfg = _tensor_config(ns)
+    try:
+        split = tensor_run.load_split(cfg)
+    except ImportError as e:
+        raise UsageError(
+            f'--dataset {cfg.dataset} needs {e.name or "scikit-learn"}: pip install "agrad[cli]"'
+        ) from None
+    except ValueError as e:  # tensor_run.RunError, or a missing, damaged or unverified MNIST file
+        raise UsageError(str(e)) from None
+    made = prepare_out(cfg.out)
+    try:
+        return tensor_run.run(cfg, quiet=ns.no_progress, note=_note, split=split, others=OWNED)
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        _note(f"error: could not write the results: {e}")
+        return 1
+    finally:
+        remove_empty(made)
 
 
 def cmd_predict(ns: argparse.Namespace) -> int:

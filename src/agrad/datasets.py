@@ -1,4 +1,7 @@
-"""Small 2-D toy data sets for classification, as plain lists (no NumPy needed).
+"""Data sets: small 2-D toy sets as plain lists (no NumPy needed), and real digits as arrays.
+
+``load_digits``, ``load_mnist``, ``train_test_split`` and ``DataLoader`` live in
+``agrad.data`` (NumPy arrays; see there) and are re-exported here.
 
 Each generator returns ``(X, y)``: ``X`` is a list of ``[x0, x1]`` points and
 ``y`` a list of int class labels ``0 .. k-1``. The recipes follow scikit-learn's
@@ -21,6 +24,7 @@ import random
 from collections.abc import Sequence
 
 from agrad._checks import count, number, quote
+from agrad.data import DataLoader, load_digits, load_mnist, train_test_split
 
 Data = tuple[list[list[float]], list[int]]
 
@@ -174,4 +178,14 @@ def make_spirals(n_samples: int = 100, classes: int = 2, noise: float = 0.2, tur
     return _finish(rng, points, 0.0)
 
 
-__all__ = ["blob_centers", "make_blobs", "make_circles", "make_moons", "make_spirals"]
+__all__ = [
+    "DataLoader",
+    "blob_centers",
+    "load_digits",
+    "load_mnist",
+    "make_blobs",
+    "make_circles",
+    "make_moons",
+    "make_spirals",
+    "train_test_split",
+]

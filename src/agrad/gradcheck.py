@@ -27,7 +27,9 @@ MODES = ("rev", "fwd")
 def _tensor_leaf(x: Any) -> Any:
     """A leaf for x (a Tensor that requires grad, as an outer transform's, stays in its graph)."""
     if isinstance(x, Tensor) and x.requires_grad:
-        return x + Tensor(x._xp.zeros_like(x.data), requires_grad=True)
+        t = x + Tensor(x._xp.zeros_like(x.data), requires_grad=True)
+        t.retain_grad()  # an intermediate: backward keeps its .grad only when asked, as PyTorch's does
+        return t
     return Tensor(x.data if isinstance(x, Tensor) else x, requires_grad=True)
 
 

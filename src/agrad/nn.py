@@ -1,4 +1,8 @@
-"""Neural networks from Values: ``Module``, ``Neuron``, ``Layer`` and ``MLP``.
+"""Neural networks: ``Module``; from Values ``Neuron``, ``Layer`` and ``MLP``; from Tensors PyTorch's layers.
+
+The Tensor layers (``Linear``, ``Sequential``, ``ReLU``, ``Tanh``, ``Sigmoid``,
+``Flatten``, ``Embedding``, ``Dropout``) live in ``agrad.layers`` and are
+re-exported here, with ``agrad.nn.utils.clip_grad_norm_``; ``Module`` serves both kinds.
 
 The layout follows micrograd's ``nn.py``, so its demo runs unchanged:
 
@@ -25,9 +29,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agrad._checks import count, quote, real
+from agrad.tensor import Tensor
 from agrad.value import Value, dot, relu, sigmoid, tanh
 
 Seed = int | random.Random | None
+Param = Value | Tensor
 Nonlin = str | bool | None
 
 _PLAIN = frozenset((float, Value))
@@ -56,27 +62,68 @@ def _activation(nonlin: Nonlin) -> str | None:
 
 
 class Module:
-    """Base class: anything with parameters. Subclasses define ``named_parameters()``.
+    """Base class: anything with parameters, Values or Tensors.
+
+    By default the parameters are found as PyTorch finds them: attributes that
+    are Values or Tensors with ``requires_grad``, then those of attributes that
+    are Modules (or lists of Modules), in the order they were assigned, with
+    dotted names. ``__call__`` runs ``forward``. A subclass may instead define
+    ``named_parameters()`` itself, as the scalar ``Neuron``, ``Layer`` and ``MLP`` do.
 
     >>> class Scale(Module):
     ...     def __init__(self): self.k = Value(2.0)
-    ...     def named_parameters(self): return [("k", self.k)]
-    ...     def __call__(self, x): return self.k * x
+    ...     def forward(self, x): return self.k * x
     >>> m = Scale(); m(3.0).backward(); m.k.grad
     3.0
     >>> m.zero_grad(); m.k.grad, m.state_dict()
     (0.0, {'k': 2.0})
     """
 
-    def named_parameters(self) -> list[tuple[str, Value]]:
-        """Every parameter with a dotted name, e.g. ``layers.0.neurons.3.w.1``; none by default.
+    training = True  # Dropout reads it; train() and eval() set it on a module and all its children
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The module's computation; a subclass defines it (or ``__call__`` itself).
+
+        >>> Module().forward(1.0)
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: Module defines no forward()
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        """The attributes that are Modules (a list of Modules as ``name.0``, ``name.1``, ...), in assignment order.
+
+        >>> class Two(Module):
+        ...     def __init__(self): self.a = Neuron(1, seed=0); self.bs = [Neuron(1, seed=1)]
+        >>> [name for name, _ in Two().named_children()]
+        ['a', 'bs.0']
+        """
+        out: list[tuple[str, Module]] = []
+        for name, v in vars(self).items():
+            if isinstance(v, Module):
+                out.append((name, v))
+            elif isinstance(v, list | tuple) and v and all(isinstance(m, Module) for m in v):
+                out += [(f"{name}.{i}", m) for i, m in enumerate(v)]
+        return out
+
+    def named_parameters(self) -> list[tuple[str, Param]]:
+        """Every parameter with a dotted name, e.g. ``layers.0.neurons.3.w.1`` or ``0.weight``.
 
         >>> [name for name, _ in MLP(1, [1], seed=0).named_parameters()]
         ['layers.0.neurons.0.w.0', 'layers.0.neurons.0.b']
         """
-        return []
+        own: list[tuple[str, Param]] = [
+            (name, v)
+            for name, v in vars(self).items()
+            if isinstance(v, Value) or (isinstance(v, Tensor) and v.requires_grad)
+        ]
+        return own + [(f"{c}.{n}", p) for c, child in self.named_children() for n, p in child.named_parameters()]
 
-    def parameters(self) -> list[Value]:
+    def parameters(self) -> list[Param]:
         """Every parameter, in the order of ``named_parameters()``.
 
         >>> len(MLP(2, [3, 1], seed=0).parameters())  # (2 + 1) * 3 + (3 + 1) * 1
@@ -84,8 +131,31 @@ class Module:
         """
         return [p for _, p in self.named_parameters()]
 
+    def train(self, mode: bool = True) -> Module:
+        """Put this module and every child in training mode (``eval()`` is ``train(False)``); returns self.
+
+        >>> Module().eval().training
+        False
+        """
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode) takes True or False, got {mode!r}")
+        self.training = mode
+        for _, child in self.named_children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: Dropout passes its input through. Same as ``train(False)``.
+
+        >>> Module().eval().train().training
+        True
+        """
+        return self.train(False)
+
     def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0.0 (backward accumulates, so call it each step).
+        """Set every parameter's ``.grad`` to 0.0 (a Value's) or None (a Tensor's, as PyTorch).
+
+        Backward accumulates, so call it each step.
 
         >>> n = Neuron(1, nonlin=None, seed=0); n([2.0]).backward(); n.w[0].grad
         2.0
@@ -93,22 +163,27 @@ class Module:
         0.0
         """
         for p in self.parameters():
-            p.grad = 0.0
+            p.grad = None if type(p) is Tensor else 0.0
 
-    def state_dict(self) -> dict[str, float]:
-        """Each parameter's number by name: a plain dict that ``agrad.save`` writes as JSON.
+    def state_dict(self) -> dict[str, Any]:
+        """Each parameter's number (a Value's) or a copy of its array (a Tensor's), by name.
+
+        ``agrad.save`` writes it as JSON (numbers) or safetensors (arrays, a name ending in ``.safetensors``).
 
         >>> n = Neuron(1, seed=0); n.w[0].data = 0.5; n.state_dict()
         {'w.0': 0.5, 'b': 0.0}
         """
-        return {name: p.data for name, p in self.named_parameters()}
+        return {
+            name: p._xp.asarray(p.data, copy=True) if type(p) is Tensor else p.data
+            for name, p in self.named_parameters()
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Set every parameter from ``state``, after checking every key and value first.
 
-        The keys must be exactly those of ``state_dict()`` and every value a real
-        number. Any mismatch raises ValueError naming the key, and then no
-        parameter has been changed.
+        The keys must be exactly those of ``state_dict()``; a Value's entry must be a
+        real number, a Tensor's an array of its shape (cast to its dtype). Any mismatch
+        raises ValueError naming the key, and then no parameter has been changed.
 
         >>> m = MLP(1, [1], seed=0); m.load_state_dict({"layers.0.neurons.0.w.0": 2.0, "layers.0.neurons.0.b": 0.5})
         >>> m([3.0]).data
@@ -133,9 +208,30 @@ class Module:
             have, want = len(state), len(named)
             sizes = f" (the state_dict has {have} entries, the model {want} parameters)" if have != want else ""
             raise ValueError(f"state_dict does not match the model: {'; '.join(problems)}{sizes}")
-        values = [real(state[name], f"state_dict[{name!r}]", ValueError) for name, _ in named]
+        values = [_entry(p, state[name], name) for name, p in named]
         for (_, p), v in zip(named, values):  # only now, with everything checked, change the model
             p.data = v
+
+
+def _entry(p: Param, v: Any, name: str) -> Any:
+    """A state_dict entry checked and converted for parameter p: a float for a Value, a fresh array for a Tensor."""
+    if type(p) is not Tensor:
+        return real(v, f"state_dict[{name!r}]", ValueError)
+    xp = p._xp
+    try:
+        a = xp.asarray(v.data if isinstance(v, Tensor) else v)
+        ok = xp.isdtype(a.dtype, ("bool", "integral", "real floating"))
+    except (TypeError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"state_dict[{name!r}] must be an array of real numbers, got {type(v).__name__}: {v!r:.80}")
+    if tuple(a.shape) != p.shape:
+        raise ValueError(f"state_dict[{name!r}] has shape {tuple(a.shape)}, but the model's parameter has {p.shape}")
+    out = xp.astype(a, p.dtype, copy=True)
+    if not getattr(getattr(out, "flags", None), "c_contiguous", True):  # NumPy: astype keeps a transposed layout
+        # a weight stored transposed (torch's w.T) makes every update and product on it strided: 15x slower SGD
+        out = xp.reshape(xp.asarray(out.copy(order="C")), p.shape)
+    return out
 
 
 def _keys(kind: str, keys: list[str]) -> str:
@@ -178,6 +274,8 @@ class Neuron(Module):
         """The neuron's output for inputs ``x``: a Value for Values or numbers (a Dual for Duals)."""
         return self._forward(*_inputs(self, x, len(self.w)))
 
+    forward = __call__  # Module.__call__ runs forward; a scalar module's call is the forward pass
+
     def _forward(self, one_x: tuple[Any, ...], xd: list[float] | None) -> Any:
         if xd is None:
             # Inputs other than Values and floats: ints, NumPy scalars, a forward-mode
@@ -194,16 +292,16 @@ class Neuron(Module):
         act = Value(total, wb + one_x, "dot")
         return _ACTIVATIONS[self.nonlin](act) if self.nonlin else act
 
-    def named_parameters(self) -> list[tuple[str, Value]]:
+    def named_parameters(self) -> list[tuple[str, Param]]:
         """``w.0`` .. ``w.{nin-1}`` then ``b``, micrograd's order.
 
         >>> n = Neuron(2, seed=0); names = dict(n.named_parameters())
         >>> list(names), names["w.1"] is n.w[1], names["b"] is n.b
         (['w.0', 'w.1', 'b'], True, True)
         """
-        return [(f"w.{i}", w) for i, w in enumerate(self.w)] + [("b", self.b)]
+        return [*((f"w.{i}", w) for i, w in enumerate(self.w)), ("b", self.b)]
 
-    def parameters(self) -> list[Value]:
+    def parameters(self) -> list[Param]:
         """``named_parameters()``'s Values without making their names (a step's zero_grad calls it).
 
         >>> n = Neuron(2, seed=0); n.parameters() == [p for _, p in n.named_parameters()]
@@ -236,7 +334,9 @@ class Layer(Module):
         out = [n._forward(one_x, xd) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 
-    def named_parameters(self) -> list[tuple[str, Value]]:
+    forward = __call__  # Module.__call__ runs forward; a scalar module's call is the forward pass
+
+    def named_parameters(self) -> list[tuple[str, Param]]:
         """``neurons.{i}.`` followed by each neuron's names.
 
         >>> layer = Layer(1, 2, seed=0); names = dict(layer.named_parameters())
@@ -245,7 +345,7 @@ class Layer(Module):
         """
         return [(f"neurons.{i}.{name}", p) for i, n in enumerate(self.neurons) for name, p in n.named_parameters()]
 
-    def parameters(self) -> list[Value]:
+    def parameters(self) -> list[Param]:
         """``named_parameters()``'s Values without making their names.
 
         >>> layer = Layer(2, 3, seed=0); layer.parameters() == [p for _, p in layer.named_parameters()]
@@ -287,7 +387,9 @@ class MLP(Module):
             out = layer(out) if isinstance(out, list | tuple) else layer([out])
         return out
 
-    def named_parameters(self) -> list[tuple[str, Value]]:
+    forward = __call__  # Module.__call__ runs forward; a scalar module's call is the forward pass
+
+    def named_parameters(self) -> list[tuple[str, Param]]:
         """``layers.{i}.`` followed by each layer's names.
 
         >>> model = MLP(1, [2, 1], seed=0); names = dict(model.named_parameters())
@@ -298,7 +400,7 @@ class MLP(Module):
             (f"layers.{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()
         ]
 
-    def parameters(self) -> list[Value]:
+    def parameters(self) -> list[Param]:
         """``named_parameters()``'s Values without making their names (337 names took 0.2 ms).
 
         >>> m = MLP(2, [3, 1], seed=0); m.parameters() == [p for _, p in m.named_parameters()]
@@ -311,4 +413,21 @@ class MLP(Module):
         return f"MLP({len(self.layers[0].neurons[0].w)}, {nouts}, nonlin={self.nonlin!r})"
 
 
-__all__ = ["MLP", "Layer", "Module", "Neuron"]
+from agrad import nn_utils as utils  # noqa: E402  (agrad.nn.utils.clip_grad_norm_, as torch.nn.utils)
+from agrad.layers import Dropout, Embedding, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh  # noqa: E402
+
+__all__ = [
+    "MLP",
+    "Dropout",
+    "Embedding",
+    "Flatten",
+    "Layer",
+    "Linear",
+    "Module",
+    "Neuron",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "utils",
+]

@@ -1,8 +1,11 @@
 """Optimizers (``SGD``, ``Adam``, ``AdamW``) and learning-rate schedules.
 
-The update rules are PyTorch's ``torch.optim`` ones, written out for scalars,
-so a model trained here follows the same path as in PyTorch. An optimizer
-reads each parameter's ``.grad`` and changes its ``.data``; it builds no graph.
+The update rules are PyTorch's ``torch.optim`` ones, written once for a number
+or an array, so a model trained here follows the same path as in PyTorch. An
+optimizer reads each parameter's ``.grad`` and changes its ``.data``; it builds
+no graph. Parameters are Values (``.data`` a float) or Tensors (``.data`` an
+array, changed in place); a Tensor whose ``.grad`` is None is skipped, as
+PyTorch skips it.
 
 A training step, as in micrograd's demo::
 
@@ -26,8 +29,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from agrad._checks import count, number, quote, real
-from agrad.tensor import Tensor, namespace
+from agrad.tensor import Tensor, _grad_array, namespace
 from agrad.value import Value
+
+Param = Value | Tensor
 
 
 def _hyper(x: object, name: str, hi: float = math.inf, hi_open: bool = False) -> float:
@@ -48,13 +53,15 @@ class Optimizer:
     0.75
     """
 
-    def __init__(self, params: Iterable[Value | Tensor], lr: float) -> None:
+    def __init__(self, params: Iterable[Param], lr: float) -> None:
         ps = list(params)
         if not ps:
             raise ValueError("optimizer got an empty parameter list (did the model build any parameters?)")
         for i, p in enumerate(ps):
-            if not isinstance(p, (Value, Tensor)):
+            if not isinstance(p, Value | Tensor):
                 raise TypeError(f"params[{i}] must be a Value or a Tensor, got {type(p).__name__}: {quote(p)}")
+            if isinstance(p, Tensor) and not p.requires_grad:
+                raise ValueError(f"params[{i}] is a Tensor with requires_grad=False: it would never get a gradient")
         if len(set(ps)) != len(ps):
             raise ValueError("optimizer got the same parameter twice; it would be updated twice per step")
         self.params = ps
@@ -79,7 +86,7 @@ class Optimizer:
         self._lr = _hyper(value, "lr")
 
     def zero_grad(self) -> None:
-        """Set every parameter's ``.grad`` to 0.0 (a Tensor's to None, as in PyTorch).
+        """Set every parameter's ``.grad`` to 0.0 (a Value's) or None (a Tensor's, as PyTorch does).
 
         >>> from agrad import Value
         >>> w = Value(1.0); w.grad = 3.0; SGD([w]).zero_grad(); w.grad
@@ -102,37 +109,38 @@ class Optimizer:
         raise NotImplementedError
 
     def _grads(self) -> list[Any]:
-        """Every parameter's gradient as a float (an array for a Tensor), checked before a step changes anything."""
+        """Every parameter's gradient, a float or an array (None: skip it), checked before a step changes anything."""
         gs = [p.grad for p in self.params]
-        for g in gs:  # the usual case, floats, without the per-item conversion below (half a step's time)
+        for g in gs:  # the usual case of Values, floats, without the per-item conversion below (half a step's time)
             if type(g) is not float:
                 break
         else:
             return gs
-        # A grad is a Value (a Tensor) after backward(create_graph=True); the update needs only its number.
-        return [
-            g
-            if type(g) is float
-            else g.data
-            if isinstance(g, Value)
-            else _array_grad(p, g, i)
-            if type(p) is Tensor
-            else real(g, f"params[{i}].grad")
-            for i, (p, g) in enumerate((p, p.grad) for p in self.params)
-        ]
+        return [_grad(p, i) for i, p in enumerate(self.params)]
 
 
-def _array_grad(p: Tensor, g: object, i: int) -> Any:
-    """A Tensor parameter's gradient as an array of its shape; None (never reached) counts as zeros."""
-    if g is None:
-        return p._xp.zeros_like(p.data)
-    from agrad.tensor import _grad_array
+def _grad(p: Param, i: int) -> Any:
+    g = p.grad
+    if type(g) is float:
+        return g
+    # a grad is a Value or a Tensor after backward(create_graph=True); the update needs only its number
+    if type(p) is Tensor:
+        if g is None:
+            return None
+        d = p.data
+        if type(g) is type(d) and g.shape == d.shape and g.dtype == d.dtype:  # what backward gives: take it as is
+            return g
+        return _grad_array(p, g, f"params[{i}].grad")  # an array of p's shape, or a ValueError saying so
+    return g.data if isinstance(g, Value) else real(g, f"params[{i}].grad")
 
-    return _grad_array(p, g, f"params[{i}].grad")
+
+def _copy(x: Any) -> Any:
+    """A float, or a copy of an array: a buffer must not alias a gradient that may change in place."""
+    return x if type(x) is float else namespace(x).asarray(x, copy=True)
 
 
-def _sqrt(v: Any) -> Any:
-    return math.sqrt(v) if type(v) is float else namespace(v).sqrt(v)
+def _sqrt(x: Any) -> Any:
+    return math.sqrt(x) if type(x) is float else namespace(x).sqrt(x)
 
 
 class SGD(Optimizer):
@@ -152,7 +160,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params: Iterable[Value | Tensor],
+        params: Iterable[Param],
         lr: float = 0.01,
         momentum: float = 0.0,
         dampening: float = 0.0,
@@ -166,7 +174,7 @@ class SGD(Optimizer):
         if nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
             raise ValueError("nesterov=True needs momentum > 0 and dampening = 0 (as in PyTorch)")
         self.nesterov = bool(nesterov)
-        self.buffers: list[Any] | None = None  # momentum buffers, made on the first step
+        self.buffers: list[Any] | None = None  # momentum buffers, each made on its parameter's first step
 
     def step(self) -> None:
         """p -= lr * (the gradient, after weight decay and momentum).
@@ -175,18 +183,20 @@ class SGD(Optimizer):
         >>> w = Value(1.0); w.grad = 2.0; SGD([w], lr=0.1, weight_decay=0.5).step(); w.data  # 1 - 0.1 * (2 + 0.5 * 1)
         0.75
         """
-        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        lr, mu, wd, damp = self.lr, self.momentum, self.weight_decay, 1.0 - self.dampening
         grads = self._grads()
-        if wd:
-            grads = [g + wd * p.data for g, p in zip(grads, self.params)]
-        if mu:
-            if self.buffers is None:
-                self.buffers = list(grads)
-            else:
-                damp = 1.0 - self.dampening
-                self.buffers = [mu * b + damp * g for b, g in zip(self.buffers, grads)]
-            grads = [g + mu * b for g, b in zip(grads, self.buffers)] if self.nesterov else self.buffers
-        for p, g in zip(self.params, grads):
+        if mu and self.buffers is None:
+            self.buffers = [None] * len(self.params)
+        for i, (p, g) in enumerate(zip(self.params, grads)):
+            if g is None:
+                continue
+            if wd:
+                g = g + wd * p.data
+            if mu:
+                b = self.buffers[i]  # type: ignore[index]
+                b = _copy(g) if b is None else mu * b + damp * g
+                self.buffers[i] = b  # type: ignore[index]
+                g = g + mu * b if self.nesterov else b
             p.data = p.data - lr * g  # a new array, not in place: the user's array is never written to
 
 
@@ -219,7 +229,8 @@ class Adam(Optimizer):
         self.betas = (_hyper(betas[0], "beta1", hi=1.0, hi_open=True), _hyper(betas[1], "beta2", hi=1.0, hi_open=True))
         self.eps = _hyper(eps, "eps")
         self.weight_decay = _hyper(self.default_weight_decay if weight_decay is None else weight_decay, "weight_decay")
-        self.t = 0
+        self.t = 0  # steps taken
+        self.steps = [0] * len(self.params)  # steps each parameter took (a Tensor with no grad sits one out)
         self.m: list[Any] = [0.0] * len(self.params)
         self.v: list[Any] = [0.0] * len(self.params)
 
@@ -236,11 +247,15 @@ class Adam(Optimizer):
         grads = self._grads()  # first, so that a bad gradient leaves the step count as it was
         self.t += 1
         lr, (b1, b2), eps, wd = self.lr, self.betas, self.eps, self.weight_decay
-        step_size = lr / (1.0 - b1**self.t)
-        c2 = (1.0 - b2**self.t) ** 0.5
         w1 = 1.0 - b1
         m, v = self.m, self.v
         for i, (p, g) in enumerate(zip(self.params, grads)):
+            if g is None:
+                continue
+            self.steps[i] += 1
+            t = self.steps[i]
+            step_size = lr / (1.0 - b1**t)
+            c2 = (1.0 - b2**t) ** 0.5
             if wd and self.decoupled:
                 p.data = p.data * (1.0 - lr * wd)
             elif wd:

@@ -28,9 +28,11 @@ from agrad.tensor import (
     amin,
     broadcast_to,
     concatenate,
+    cross_entropy,
     expand_dims,
     getitem,
     index_add,
+    linear,
     logsumexp,
     matmul,
     namespace,
@@ -66,7 +68,7 @@ def _mask(kernel: Callable[[float], float], x: X) -> Any:
         return kernel(d)
     xp = namespace(d)
     if kernel is K.step:  # relu': 1 where d > 0 and where d is nan (its gradient passes), as K.step
-        return xp.astype((d > 0) | (d != d), d.dtype)
+        return xp.astype(~(d <= 0), d.dtype)  # not d <= 0: true above 0 and at nan, in one comparison
     return xp.astype(d > 0, d.dtype) - xp.astype(d < 0, d.dtype)  # abs': sign, 0 at 0 and at nan, as K.sign
 
 
@@ -270,6 +272,39 @@ def matmul_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]:
     return squeeze(gx, -2) if vx else gx, squeeze(gy, -1) if vy else gy
 def matmul_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return matmul(x_dots[0], y) + matmul(x, x_dots[1])
 
+# linear = x @ w^T + b in one node: x's share g @ w; w's g^T @ x, summed over every leading axis of x;
+# b's share is g itself, which the walk sums down to b's shape as for any broadcast.
+def _flat_rows(a: X, n: int) -> X: return a if len(_shape(a)) == 2 else reshape(a, (-1, n))
+def linear_vjp(g: X, out: X, x: X, w: X, *b: X) -> tuple[X, ...]:
+    n_out, n_in = _shape(w)
+    # operators, not matmul()/transpose(): the same for arrays and Tensors, without the checks for user input
+    return (g @ w, _flat_rows(g, n_out).T @ _flat_rows(x, n_in), *(g for _ in b))
+def linear_jvp(x_dots: tuple[X, ...], out: X, x: X, w: X, *b: X) -> X:
+    t = linear(x_dots[0], w) + linear(x, x_dots[1])
+    return t + x_dots[2] if b else t
+# linear_data: the same op when x is data, a constant; its operands are (w, b or None, x).
+def linear_data_vjp(g: X, out: X, w: X, b: X, x: X) -> tuple[X, ...]:
+    n_out, n_in = _shape(w)
+    return _flat_rows(g, n_out).T @ _flat_rows(x, n_in), g if b is not None else None
+def linear_data_jvp(x_dots: tuple[X, ...], out: X, w: X, b: X, x: X) -> X:
+    t = linear(x, x_dots[0])
+    return t + x_dots[1] if b is not None else t
+
+# cross_entropy(z, t) = logsumexp(z_i) - z_i[t_i] per row: d/dz = softmax(z) - one_hot(t), scaled by
+# g per row (reduction "none"), by g ("sum") or by g / N ("mean"). t and the reduction get no gradient;
+# the node also carries the one-hot rows and each row's logsumexp from the forward pass.
+def _softmax_minus_one_hot(z: X, hot: Any, lse: Any) -> X:
+    if type(z) is Tensor:  # a graph (create_graph): logsumexp must be z's own, differentiable, not the stored number
+        return exp(z - logsumexp(z, (1,), True)) - hot
+    return namespace(z).exp(z - lse) - hot  # arrays: the stored logsumexp spares a second pass of reductions
+def _per_row(g: X, z: X, reduction: str) -> X:
+    return expand_dims(g, -1) if reduction == "none" else g / _shape(z)[0] if reduction == "mean" else g
+def cross_entropy_vjp(g: X, out: X, z: X, t: Any, reduction: str, hot: Any, lse: Any) -> tuple[X, ...]:
+    return (_per_row(g, z, reduction) * _softmax_minus_one_hot(z, hot, lse),)
+def cross_entropy_jvp(x_dots: tuple[X, ...], out: X, z: X, t: Any, reduction: str, hot: Any, lse: Any) -> X:
+    each = tensor_sum(x_dots[0] * _softmax_minus_one_hot(z, hot, lse), (1,), False)
+    return each if reduction == "none" else tensor_sum(each) / _shape(z)[0] if reduction == "mean" else tensor_sum(each)
+
 def reshape_vjp(g: X, out: X, x: X, shape: tuple[int, ...]) -> tuple[X, ...]: return (reshape(g, _shape(x)),)
 def reshape_jvp(x_dots: tuple[X, ...], out: X, x: X, shape: tuple[int, ...]) -> X: return reshape(x_dots[0], shape)
 
@@ -352,6 +387,11 @@ RULES: dict[str, Primitive] = {
         Primitive("reduce_min", amin, extreme_vjp, extreme_jvp, True),
         Primitive("logsumexp", logsumexp, logsumexp_vjp, logsumexp_jvp, True),
         Primitive("matmul", matmul, matmul_vjp, matmul_jvp, True),
+        Primitive("linear", linear, linear_vjp, linear_jvp, True),
+        Primitive("linear_data", lambda w, b, x: linear(x, w, b), linear_data_vjp, linear_data_jvp, True),
+        Primitive(
+            "cross_entropy", lambda z, t, r, *cache: cross_entropy(z, t, r), cross_entropy_vjp, cross_entropy_jvp, True
+        ),
         Primitive("reshape", reshape, reshape_vjp, reshape_jvp, True),
         Primitive("transpose", transpose, transpose_vjp, transpose_jvp, True),
         Primitive("broadcast_to", broadcast_to, broadcast_to_vjp, broadcast_to_jvp, True),

@@ -57,6 +57,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
 from agrad._checks import quote, real
+from agrad.tensorfile import is_tensor_file, load_tensors, save_tensors
 
 FORMAT = "agrad.state_dict"
 VERSION = 1
@@ -91,14 +92,18 @@ def _unicode_key(k: str, what: str) -> None:
             ) from None
 
 
-def save(state_dict: Mapping[str, float], path: PathLike) -> None:
+def save(state_dict: Mapping[str, Any], path: PathLike) -> None:
     """Write ``state_dict`` (name -> number, e.g. ``model.state_dict()``) to ``path`` as JSON, atomically.
+
+    A name ending in ``.safetensors`` writes arrays as safetensors instead (``agrad.tensorfile``).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "m.json")
     >>> save({"x": 1 / 3, "y": float("inf")}, path); load(path)
     {'x': 0.3333333333333333, 'y': inf}
     """
+    if is_tensor_file(path):
+        return save_tensors(state_dict, path)
     if not isinstance(state_dict, Mapping):
         hint = " (for a model, pass model.state_dict())" if hasattr(state_dict, "state_dict") else ""
         raise TypeError(
@@ -168,10 +173,11 @@ def _write_atomic(path: str, data: str | bytes) -> None:
         raise
 
 
-def load(path: PathLike, *, max_bytes: int = MAX_BYTES) -> dict[str, float]:
+def load(path: PathLike, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     """Read a state_dict written by ``save``; a damaged or foreign file raises ValueError saying what is wrong.
 
     Only a regular file of at most ``max_bytes`` is read (``MAX_BYTES``, 1 GiB, by default).
+    A name ending in ``.safetensors`` gives a dict of NumPy arrays (``agrad.tensorfile``).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "bad.json")
@@ -184,6 +190,8 @@ def load(path: PathLike, *, max_bytes: int = MAX_BYTES) -> dict[str, float]:
     where = os.fspath(path)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
         raise ValueError(f"load: max_bytes must be an int >= 0, got {quote(max_bytes)}")
+    if is_tensor_file(where):
+        return load_tensors(where, max_bytes=max_bytes)
     # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
     fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as f:

@@ -30,7 +30,9 @@ from agrad.value import NODE_TYPES, Value, _number, exp, log
 Array = Any  # an array of some array-API library
 Index = Any
 
+
 _NS: dict[type, Any] = {}  # array type -> its array-API namespace (array_namespace costs microseconds)
+_COPY: set[type] = set()  # array types whose .copy() is a plain copy (NumPy's), noted as namespace() meets them
 _QUIET: dict[int, Callable[[], Any]] = {}  # namespace id -> a context that silences its IEEE warnings
 
 
@@ -46,6 +48,8 @@ def namespace(a: Array) -> Any:
         from array_api_compat import array_namespace
 
         xp = _NS[type(a)] = array_namespace(a)
+        if getattr(xp, "__name__", "") == "array_api_compat.numpy":
+            _COPY.add(type(a))
     return xp
 
 
@@ -253,6 +257,7 @@ class Tensor:
         "_grad",
         "_hooks",
         "_op",
+        "_retain",
         "_xp",
         "data",
         "label",
@@ -284,6 +289,7 @@ class Tensor:
         self._op = ""
         self._children = ()
         self._hooks = None
+        self._retain = False
 
     @property
     def grad(self) -> Any:
@@ -296,8 +302,15 @@ class Tensor:
 
     @grad.setter
     def grad(self, g: Any) -> None:
+        if self._children and not self._retain:
+            # An intermediate keeps no gradient unless retain_grad() asked, as in PyTorch: keeping
+            # every one would double a network's backward memory (the walk sets .grad on every node).
+            return
         # a copy: the walk may hand one array to several nodes, and a user may change a .grad in place
-        self._grad = namespace(g).asarray(g, copy=True) if _is_array(g) else g
+        if type(g) in _COPY:
+            self._grad = g.copy()  # NumPy's own copy: array-api-compat's asarray costs more than a small copy
+        else:
+            self._grad = namespace(g).asarray(g, copy=True) if _is_array(g) else g
 
     def _fit(self, gs: Sequence[Any]) -> list[Any]:
         """The walk's shares for this node's operands, each summed down to its operand's shape.
@@ -653,7 +666,9 @@ class Tensor:
     # -- autograd -----------------------------------------------------------------
 
     def backward(self, gradient: object = None, create_graph: bool = False) -> None:
-        """Add d(self)/d(node) * gradient to ``.grad`` of every Tensor in the graph.
+        """Add d(self)/d(leaf) * gradient to ``.grad`` of every leaf Tensor in the graph, as PyTorch.
+
+        An intermediate Tensor keeps its gradient only after ``retain_grad()``.
 
         A Tensor of one element needs no gradient (it is 1); any other needs one of
         its shape, as in PyTorch. Repeated calls accumulate.
@@ -710,6 +725,18 @@ class Tensor:
         [30.0, 30.0]
         """
         return Value.register_hook(self, fn)  # type: ignore[arg-type]
+
+    def retain_grad(self) -> None:
+        """Keep this intermediate Tensor's gradient in ``.grad`` during backward, as PyTorch's ``retain_grad()``.
+
+        Only leaves (Tensors no op made) get ``.grad`` otherwise: an intermediate's gradient is
+        as large as its value, and keeping every one would double a network's backward memory.
+
+        >>> x = Tensor([1.0, 2.0], requires_grad=True); y = x * 3; y.retain_grad()
+        >>> (y * y).sum().backward(); y.grad.tolist(), x.grad.tolist()
+        ([6.0, 12.0], [18.0, 36.0])
+        """
+        self._retain = True
 
     def zero_grad(self) -> None:
         """Set ``.grad`` back to None, as PyTorch's ``zero_grad()`` does.
@@ -769,6 +796,7 @@ def _make(op: str, data: Array, args: tuple[Any, ...], xp: Any) -> Tensor:
     out._grad = None
     out.label = ""
     out._hooks = None
+    out._retain = False
     live = any(type(a) is Tensor and a.requires_grad for a in args)
     flags = mode.flags
     if live:
@@ -871,7 +899,16 @@ def _softplus(xp: Any, a: Array) -> Array:
 
 
 def _relu(xp: Any, a: Array) -> Array:
-    return xp.where(a < 0, xp.zeros_like(a), a)  # nan passes through, as in PyTorch
+    # nan passes through, as in PyTorch; a zero, not 0.0 * a, which is -0.0 at -1 and nan at -inf
+    if type(a) in _COPY:
+        # NumPy's where is branchy (400 us on 65,536 mixed-sign floats, maximum 45): maximum, then
+        # the zeros put back with their sign, so that relu(-0.0) is -0.0 as where (and PyTorch) give
+        import numpy as np
+
+        r = np.maximum(a, a.dtype.type(0), out=np.empty_like(a))  # out=: an array even when a is 0-d
+        np.putmask(r, a == 0, a)
+        return r
+    return xp.where(a < 0, xp.zeros_like(a), a)
 
 
 UNARY: dict[str, Callable[[Any, Array], Array]] = {
@@ -1212,6 +1249,68 @@ def matmul(x: Any, y: Any) -> Any:
     return _make("matmul", r, (xo, yo), xp)
 
 
+def linear(x: Any, w: Any, b: Any = None) -> Any:
+    """x @ w.T + b as one node, as PyTorch's ``F.linear``: w is (out, in), b is (out,) or None.
+
+    One node instead of three (a transpose, a matmul, an add) is a third of the
+    per-op cost of a layer; the rule is the same matmul calculus.
+
+    >>> linear(Tensor([[1.0, 2.0]]), Tensor([[3.0, 4.0]]), Tensor([0.5])).data.tolist()
+    [[11.5]]
+    """
+    xo, wo = _operand(x, "linear"), _operand(w, "linear")
+    bo = None if b is None else _operand(b, "linear")
+    xd, wd = _data(xo), _data(wo)
+    sx, sw = _shape_of(xd), _shape_of(wd)
+    if len(sw) != 2 or not sx or sx[-1] != sw[1]:
+        raise ValueError(f"linear: x of shape {sx} needs a weight of shape (out, {sx[-1] if sx else '?'}), got {sw}")
+    bd = None if bo is None else _data(bo)
+    if bd is not None and _shape_of(bd) != (sw[0],):
+        raise ValueError(f"linear: the bias must have shape ({sw[0]},), one per output, got {_shape_of(bd)}")
+    args = (xo, wo) if bo is None else (xo, wo, bo)
+    xp = _xp_of(*args)
+    with quiet(xp):
+        r = xd @ wd.T  # the operator, not xp.matmul: array-api-compat's wrapper costs more than a small product
+        if bd is not None:
+            r = r + bd
+    if all(type(a) is not Tensor for a in args):
+        return _fix(xp, r)
+    if type(xo) is not Tensor or not xo.requires_grad:
+        # The input is data (a first layer's batch): its own row, whose rule skips g @ w, the gradient
+        # the data would get and nobody reads; for MNIST's first layer that is a third of the step's work.
+        return _make("linear_data", r, (wo, bo, xd), xp)
+    return _make("linear", r, args, xp)
+
+
+def cross_entropy(z: Any, t: Any, reduction: str = "mean") -> Any:
+    """Softmax cross-entropy of logits z (N, C) against class indices t (N,), one node; "mean", "sum" or "none".
+
+    Each example's loss is logsumexp(z_i) - z_i[t_i] (stable for any logits). As one node
+    its gradient is the closed form (softmax(z) - one_hot(t)) * g, not a walk through six.
+    ``agrad.losses.cross_entropy`` checks the arguments and calls this.
+
+    >>> import numpy as np
+    >>> round(cross_entropy(Tensor([[0.0, 0.0]]), np.array([1])).item(), 6)  # log 2
+    0.693147
+    """
+    zo = _operand(z, "cross_entropy")
+    zd = _data(zo)
+    xp = zo._xp if type(zo) is Tensor else namespace(zd)
+    n, c = _shape_of(zd)
+    t = xp.asarray(t)
+    with quiet(xp):
+        # z_i[t_i] by a mask, not fancy indexing, which the array API standard lacks; where, not z * mask: -inf * 0
+        hit = xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(c), (1, -1))
+        lse = _lse_fn(xp, zd, (1,), True)
+        each = xp.reshape(lse, (n,)) - xp.sum(xp.where(hit, zd, xp.zeros_like(zd)), axis=1)
+        r = each if reduction == "none" else xp.sum(each) / n if reduction == "mean" else xp.sum(each)
+    r = _fix(xp, r, zd.dtype)
+    if type(zo) is not Tensor:
+        return r
+    # the one-hot rows and logsumexp ride along, so that the rule need not compute them again
+    return _make("cross_entropy", r, (zo, t, reduction, xp.astype(hit, zd.dtype), lse), xp)
+
+
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
     """The Tensors (or arrays) joined along an existing axis.
 
@@ -1407,6 +1506,16 @@ def sum_to(g: Any, like: Any) -> Any:
     >>> sum_to(np.ones((3, 2)), np.zeros((1, 2))).tolist()
     [[3.0, 3.0]]
     """
+    if type(g) is not Tensor and type(g) in _NS:  # an array (no graph to keep): the library's own calls
+        ld = like.data if type(like) is Tensor else like
+        gs, shape = tuple(g.shape), tuple(ld.shape)
+        lead = len(gs) - len(shape)
+        if gs != shape and lead >= 0:
+            xp = _NS[type(g)]
+            axes = (*range(lead), *(lead + i for i, n in enumerate(shape) if n == 1 and gs[lead + i] != 1))
+            g = xp.reshape(xp.sum(g, axis=axes, keepdims=True), shape)
+        if tuple(g.shape) == shape:
+            return g if g.dtype == ld.dtype else _NS[type(g)].astype(g, ld.dtype)
     shape = _shape_of(_data(like))
     gd = _data(g)
     if not _is_array(gd):  # a rule gave a number (0.0 * g of a float): spread it over the shape
@@ -1446,9 +1555,11 @@ __all__ = [
     "amin",
     "broadcast_to",
     "concatenate",
+    "cross_entropy",
     "expand_dims",
     "getitem",
     "index_add",
+    "linear",
     "log_softmax",
     "logsumexp",
     "matmul",

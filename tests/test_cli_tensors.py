@@ -1,0 +1,118 @@
+"""The command on real digits: agrad train --dataset digits|mnist, then agrad predict and agrad eval on the run."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+pytest.importorskip("array_api_compat")
+pytest.importorskip("safetensors")
+pytest.importorskip("sklearn")
+
+import agrad  # noqa: E402
+
+FILES = ["confusion.png", "loss.png", "mistakes.png", "model.safetensors", "run.json"]
+
+
+def agrad_cmd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agrad", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str], float]:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    start = time.perf_counter()
+    r = agrad_cmd("train", "--dataset", "digits", "--out", str(out))
+    return out, r, time.perf_counter() - start
+
+
+def test_train_digits_with_the_defaults(digits_run: tuple[Path, subprocess.CompletedProcess[str], float]) -> None:
+    out, r, seconds = digits_run
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"held-out accuracy ([\d.]+)% \(360 images\)", r.stdout)
+    assert m and float(m.group(1)) >= 97.0, r.stdout
+    assert seconds < 60
+    assert sorted(p.name for p in out.iterdir()) == FILES
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["kind"] == "tensor_mlp" and rec["config"]["hidden"] == [64] and rec["config"]["optimizer"] == "adam"
+    assert float(m.group(1)) == pytest.approx(100 * rec["test_accuracy"], abs=0.006)
+    assert "training MLP 64-64-10 on digits: 1437 images, 360 held out; adam lr 0.01 (cosine)" in r.stdout
+
+
+def test_predict_and_eval_on_the_run(
+    digits_run: tuple[Path, subprocess.CompletedProcess[str], float], tmp_path: Path
+) -> None:
+    out, _, _ = digits_run
+    X, y = agrad.datasets.load_digits()
+    np.save(tmp_path / "five.npy", X[:5])
+    r = agrad_cmd("predict", str(out), str(tmp_path / "five.npy"), ",".join(str(int(v)) for v in X[5]))
+    assert r.returncode == 0, r.stderr
+    got = [int(d) for d in re.findall(r"digit (\d)", r.stdout)]
+    assert len(got) == 6 and sum(g == t for g, t in zip(got, y[:6])) >= 5  # trained: the first six are easy
+    r = agrad_cmd("eval", str(out))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads((out / "run.json").read_text())
+    assert f"accuracy on 360 held-out digits images: {rec['test_accuracy']:.2%}" in r.stdout
+    r = agrad_cmd("eval", str(out), "--samples", "100")
+    assert "accuracy on 100 held-out digits images" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "digits", "--steps", "3"], "argument --steps: not for --dataset digits"),
+        (["--dataset", "digits", "--schedule", "linear"], "digits and mnist runs take cosine or constant"),
+        (["--dataset", "moons", "--epochs", "3"], "argument --epochs: not for --dataset moons"),
+        (["--dataset", "mnist"], "--dataset mnist needs --data DIR"),
+        (["--dataset", "mnist", "--data", "nowhere/mnist"], "train-images-idx3-ubyte.gz .* is not in nowhere/mnist"),
+    ],
+)
+def test_bad_flags_are_one_line_and_make_no_folder(tmp_path: Path, args: list[str], message: str) -> None:
+    r = agrad_cmd("train", *args, "--out", "o", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agrad train: error: ") and re.search(message, lines[0]), r.stderr
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def _write_idx(path: Path, data: np.ndarray) -> None:
+    head = bytes([0, 0, 8, data.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in data.shape)
+    path.write_bytes(gzip.compress(head + data.astype(np.uint8).tobytes()))
+
+
+def test_train_mnist_from_idx_files_and_replace_a_toy_run(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for split, n in [("train", 200), ("t10k", 50)]:
+        y = rng.integers(0, 10, n)
+        X = rng.integers(0, 60, (n, 28, 28))
+        X[np.arange(n), y * 2] = 255  # class k lights up row 2k: learnable in a few epochs
+        _write_idx(data / f"{split}-images-idx3-ubyte.gz", X)
+        _write_idx(data / f"{split}-labels-idx1-ubyte.gz", y)
+    out = tmp_path / "run"
+    assert agrad_cmd("demo", "--steps", "1", "--samples", "10", "--out", str(out)).returncode == 0
+    r = agrad_cmd("train", "--dataset", "mnist", "--data", str(data), "--out", str(out))
+    assert r.returncode == 2 and "SHA-256" in r.stderr  # files not MNIST's own: refused unless asked
+    r = agrad_cmd("train", "--dataset", "mnist", "--data", str(data), "--no-verify", "--epochs", "4", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "training MLP 784-64-10 on mnist: 200 images, 50 held out" in r.stdout
+    assert sorted(p.name for p in out.iterdir()) == FILES  # the demo's files are gone
+    r = agrad_cmd("eval", str(out))
+    assert r.returncode == 0 and "accuracy on 50 held-out mnist images" in r.stdout, r.stderr
