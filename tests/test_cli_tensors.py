@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import re
@@ -51,6 +52,7 @@ def test_train_digits_with_the_defaults(digits_run: tuple[Path, subprocess.Compl
     assert sorted(p.name for p in out.iterdir()) == FILES
     rec = json.loads((out / "run.json").read_text())
     assert rec["kind"] == "tensor_mlp" and rec["config"]["hidden"] == [64] and rec["config"]["optimizer"] == "adam"
+    assert rec["config"]["device"] == "cpu"  # the default
     assert float(m.group(1)) == pytest.approx(100 * rec["test_accuracy"], abs=0.006)
     assert "training MLP 64-64-10 on digits: 1437 images, 360 held out; adam lr 0.01 (cosine)" in r.stdout
 
@@ -79,6 +81,8 @@ def test_predict_and_eval_on_the_run(
         (["--dataset", "digits", "--steps", "3"], "argument --steps: not for --dataset digits"),
         (["--dataset", "digits", "--schedule", "linear"], "digits and mnist runs take cosine or constant"),
         (["--dataset", "moons", "--epochs", "3"], "argument --epochs: not for --dataset moons"),
+        (["--dataset", "moons", "--device", "cpu"], "argument --device: not for --dataset moons"),
+        (["--dataset", "digits", "--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
         (["--dataset", "mnist"], "--dataset mnist needs --data DIR"),
         (["--dataset", "mnist", "--data", "nowhere/mnist"], "train-images-idx3-ubyte.gz .* is not in nowhere/mnist"),
     ],
@@ -89,6 +93,29 @@ def test_bad_flags_are_one_line_and_make_no_folder(tmp_path: Path, args: list[st
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("agrad train: error: ") and re.search(message, lines[0]), r.stderr
     assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed: cuda may be usable")
+def test_device_cuda_without_cupy_is_one_line_and_makes_no_folder(tmp_path: Path) -> None:
+    r = agrad_cmd("train", "--dataset", "digits", "--device", "cuda", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == 'agrad train: error: --device cuda needs CuPy: pip install "agrad[cuda]" (and an NVIDIA GPU)\n'
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_device_cpu_is_recorded_and_checked_when_the_run_is_read(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = agrad_cmd("train", "--dataset", "digits", "--device", "cpu", "--epochs", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"held-out accuracy ([\d.]+)% \(360 images\)", r.stdout)
+    assert m and float(m.group(1)) >= 90.0, r.stdout  # trained on the CPU: two epochs learn the digits
+    rec = json.loads((out / "run.json").read_text())
+    assert rec["config"]["device"] == "cpu"
+    assert agrad_cmd("eval", str(out)).returncode == 0
+    rec["config"]["device"] = "tpu"
+    (out / "run.json").write_text(json.dumps(rec))
+    r = agrad_cmd("eval", str(out))
+    assert r.returncode == 2 and "config: device must be one of cpu, cuda, got 'tpu'" in r.stderr, r.stderr
 
 
 def _write_idx(path: Path, data: np.ndarray) -> None:

@@ -7,6 +7,7 @@
 - ``agrad train --dataset digits`` (or ``mnist --data DIR``) trains a Tensor MLP on real
   handwritten digits (``agrad.tensor_run``): its folder holds ``model.safetensors``,
   ``run.json``, ``loss.png``, ``confusion.png`` and ``mistakes.png``.
+  ``--device cuda`` trains it on an NVIDIA GPU with CuPy (``--device`` is for these runs only).
 - ``agrad predict RUN_DIR X0,X1 ...`` prints a trained model's score and class per point.
 - ``agrad eval RUN_DIR`` prints its accuracy on its training data and on fresh data.
 
@@ -276,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     images.add_argument(
         "--no-verify", action="store_true", help="mnist: skip the published SHA-256 check (for files you made)"
     )
+    images.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="where the data and model live: cpu (NumPy, default) or cuda (CuPy on an NVIDIA GPU)",
+    )
     predict = sub.add_parser(
         "predict",
         help="a trained model's score and class for each point",
@@ -304,7 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_TENSOR_ONLY = {"epochs": "--epochs", "batch_size": "--batch-size", "data": "--data", "no_verify": "--no-verify"}
+_TENSOR_ONLY = {
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "data": "--data",
+    "no_verify": "--no-verify",
+    "device": "--device",  # the scalar Value engine runs in Python, on the CPU only
+}
 _TOY_ONLY = {"steps": "--steps", "samples": "--samples", "noise": "--noise", "compile": "--compile"}
 
 
@@ -355,6 +368,7 @@ def _tensor_config(args: argparse.Namespace) -> Any:
         data=args.data,
         verify=not args.no_verify,
         out="agrad-digits" if args.out is None else args.out,
+        device=args.device or "cpu",
     )
 
 
@@ -1121,7 +1135,13 @@ def _train_tensor(ns: argparse.Namespace) -> int:
         from agrad import tensor_run
     except ImportError as e:  # pragma: no cover - numpy or array-api-compat missing
         raise UsageError(f'--dataset {ns.dataset} needs {e.name}: pip install "agrad[cli]"') from None
+    from agrad.devices import DeviceUnavailable, array_module
+
     cfg = _tensor_config(ns)
+    try:
+        array_module(cfg.device)  # before the data is read or a folder made: no CuPy or no GPU is one line
+    except DeviceUnavailable as e:
+        raise UsageError(str(e)) from None
     try:
         split = tensor_run.load_split(cfg)
     except ImportError as e:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from agrad.data import DataLoader, load_digits, load_mnist, train_test_split
+from agrad.devices import DEVICES, to_device
 from agrad.layers import Linear, ReLU, Sequential
 from agrad.losses import cross_entropy
 from agrad.modes import no_grad
@@ -70,10 +71,13 @@ class TensorConfig:
     data: str | None = None  # MNIST's folder
     verify: bool = True  # check MNIST's published SHA-256 sums
     out: str = "agrad-digits"
+    device: str = "cpu"  # where training runs: "cpu" (NumPy) or "cuda" (CuPy)
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r:.100}")
         mnist = self.dataset == "mnist"
         self.epochs = self.epochs or (3 if mnist else 20)
         self.batch_size = self.batch_size or (128 if mnist else 16)
@@ -132,8 +136,22 @@ def make_model(inputs: int, hidden: Sequence[int], seed: int) -> Sequential:
     return Sequential(*layers, Linear(sizes[-1], CLASSES, seed=rng))
 
 
-def predict_classes(model: Sequential, X: Any, batch: int = 4096) -> Any:
-    """The model's class for each row of X (no graph is built).
+def place(model: Sequential, device: str) -> Sequential:
+    """Move model's parameters to device ("cpu" or "cuda") in place, an explicit copy each; returns model.
+
+    >>> place(make_model(4, [3], seed=0), "cpu")[0].weight.data.__class__.__name__
+    'ndarray'
+    """
+    for p in model.parameters():
+        assert isinstance(p, Tensor)  # a Sequential of Linear layers holds Tensors only
+        p.__setstate__({"data": to_device(p.data, device)})  # __setstate__ also resets the Tensor's namespace
+    return model
+
+
+def predict_classes(model: Sequential, X: Any, batch: int = 4096, device: str = "cpu") -> Any:
+    """The model's class for each row of host array X, as a host array; the model lives on device.
+
+    Each batch is copied to device and its classes back (no graph is built).
 
     >>> import numpy as np
     >>> predict_classes(make_model(4, [3], seed=0), np.zeros((2, 4), np.float32)).shape
@@ -142,7 +160,10 @@ def predict_classes(model: Sequential, X: Any, batch: int = 4096) -> Any:
     import numpy as np
 
     with no_grad():
-        out = [model(Tensor(X[i : i + batch])).data.argmax(axis=1) for i in range(0, len(X), batch)]
+        out = [
+            to_device(model(Tensor(to_device(X[i : i + batch], device))).data.argmax(axis=1), "cpu")
+            for i in range(0, len(X), batch)
+        ]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
@@ -165,10 +186,16 @@ def train(cfg: TensorConfig, split: Split, log: Callable[[int, int, float, float
     >>> r = train(cfg, load_split(cfg)); len(r.losses), len(r.test_accuracy)
     (90, 1)
     """
+    import numpy as np
+
     assert cfg.epochs is not None and cfg.batch_size is not None and cfg.lr is not None
-    model = make_model(split.X_train.shape[1], cfg.hidden, cfg.seed)
+    device = cfg.device
+    # The same seeded weights on every device: made on the host, then copied once, as are the data.
+    model = place(make_model(split.X_train.shape[1], cfg.hidden, cfg.seed), device)
     opt = Adam(model.parameters(), lr=cfg.lr) if cfg.optimizer == "adam" else SGD(model.parameters(), lr=cfg.lr)
-    loader = DataLoader(split.X_train, split.y_train, batch_size=cfg.batch_size, seed=cfg.seed)
+    X_train, y_train = to_device(split.X_train, device), to_device(split.y_train, device)
+    # The loader shuffles host row numbers (DataLoader holds NumPy arrays); each batch's are copied to device.
+    loader = DataLoader(np.arange(len(split.y_train)), batch_size=cfg.batch_size, seed=cfg.seed)
     steps = cfg.epochs * len(loader)
     lr = cfg.lr
     lr_at = cosine_decay(lr, steps) if cfg.schedule == "cosine" else lambda k: lr
@@ -178,7 +205,9 @@ def train(cfg: TensorConfig, split: Split, log: Callable[[int, int, float, float
     start = time.perf_counter()
     for _ in range(cfg.epochs):
         right = seen = 0
-        for xb, yb in loader:
+        for (rows,) in loader:
+            idx = to_device(rows, device)
+            xb, yb = X_train[idx], y_train[idx]
             opt.lr = lr_at(len(losses))
             logits = model(Tensor(xb))
             loss = cross_entropy(logits, yb)
@@ -191,9 +220,10 @@ def train(cfg: TensorConfig, split: Split, log: Callable[[int, int, float, float
             if log is not None:
                 log(len(losses), steps, losses[-1], hits / len(yb))
         train_acc.append(right / seen)
-        test_acc.append(float((predict_classes(model, split.X_test) == split.y_test).mean()))
+        test_acc.append(float((predict_classes(model, split.X_test, device=device) == split.y_test).mean()))
     seconds = time.perf_counter() - start
-    return Result(model, losses, train_acc, test_acc, predict_classes(model, split.X_test), seconds)
+    predictions = predict_classes(model, split.X_test, device=device)
+    return Result(place(model, "cpu"), losses, train_acc, test_acc, predictions, seconds)  # the host saves it
 
 
 class Progress:
@@ -320,6 +350,7 @@ def run(
     print(
         f"training MLP {sizes} on {cfg.dataset}: {len(split.y_train)} images, {len(split.y_test)} held out;"
         f" {cfg.optimizer} lr {cfg.lr} ({cfg.schedule}), batch {cfg.batch_size}, {cfg.epochs} epochs, seed {cfg.seed}"
+        + ("" if cfg.device == "cpu" else f", on {cfg.device}")
     )
     assert cfg.epochs is not None and cfg.batch_size is not None
     progress = Progress(cfg.epochs * math.ceil(len(split.y_train) / cfg.batch_size), quiet, note)
@@ -369,6 +400,12 @@ def config_from_record(record: dict[str, Any], where: str) -> TensorConfig:
     Traceback (most recent call last):
     ...
     agrad.tensor_run.RunError: run.json's config.hidden must be a list of positive whole numbers, got [0]
+    >>> config_from_record({"config": {"dataset": "digits", "hidden": [8], "device": "tpu"}}, "run.json")
+    Traceback (most recent call last):
+    ...
+    agrad.tensor_run.RunError: run.json's config: device must be one of cpu, cuda, got 'tpu'
+
+    A run trained on "cuda" is used again on the host: its weights were saved from there.
     """
     d = record.get("config")
     if not isinstance(d, dict):
