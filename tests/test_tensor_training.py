@@ -156,10 +156,12 @@ def test_scalar_modules_keep_working() -> None:
 
 
 @needs_torch
-def test_relu_of_negative_numbers_is_plus_zero_as_torch() -> None:
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("repeat", [1, 333])  # 6 values, and 1,998: NumPy's vector loop as well as its scalar tail
+def test_relu_of_negative_numbers_is_plus_zero_as_torch(dtype: type, repeat: int) -> None:
     import torch
 
-    x = np.array([-math.inf, -1.0, -0.0, 0.0, math.nan, 2.0])
+    x = np.tile(np.array([-math.inf, -1.0, -0.0, 0.0, math.nan, 2.0], dtype), repeat)
     got, want = ReLU()(Tensor(x)).data, torch.relu(torch.from_numpy(x)).numpy()
     assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
 
