@@ -268,6 +268,21 @@ def test_a_tensor_without_grad_is_skipped_as_torch_skips_it() -> None:
     assert ours.steps == [4, 2]
 
 
+@pytest.mark.parametrize("kw", [{}, {"momentum": 0.9}, {"weight_decay": 0.1}])
+def test_sgd_writes_neither_the_users_array_nor_the_gradient(kw: dict[str, Any]) -> None:
+    # the update makes a new array (its temporary reused): arrays the user holds keep their values
+    start, grad = np.array([1.0, 2.0, 3.0], np.float32), np.array([0.5, -1.0, 2.0], np.float32)
+    w = Tensor(start, requires_grad=True)
+    held = w.data
+    w.grad = grad
+    held_grad = w.grad
+    SGD([w], lr=0.1, **kw).step()
+    assert np.array_equal(held, start) and np.array_equal(held_grad, grad)
+    wd = kw.get("weight_decay", 0.0)
+    np.testing.assert_allclose(w.data, start - 0.1 * (grad + wd * start), rtol=1e-6)  # p - lr (g + wd p), first step
+    assert w.data.dtype == np.float32 and w.data is not held
+
+
 def test_optimizer_refuses_frozen_tensors_and_bad_grads() -> None:
     with pytest.raises(ValueError, match="requires_grad=False"):
         SGD([Tensor(np.ones(2))])

@@ -272,6 +272,9 @@ class Tensor:
             # An intermediate keeps no gradient unless retain_grad() asked, as in PyTorch: keeping
             # every one would double a network's backward memory (the walk sets .grad on every node).
             return
+        if g is None:  # zero_grad, once per parameter per step: not through the array checks below
+            self._grad = None
+            return
         # a copy: the walk may hand one array to several nodes, and a user may change a .grad in place
         if type(g) in _COPY:
             self._grad = g.copy()  # NumPy's own copy: array-api-compat's asarray costs more than a small copy
@@ -1464,9 +1467,12 @@ def sum_to(g: Any, like: Any) -> Any:
         gs, shape = tuple(g.shape), tuple(ld.shape)
         lead = len(gs) - len(shape)
         if gs != shape and lead >= 0:
-            xp = _NS[type(g)]
             axes = (*range(lead), *(lead + i for i, n in enumerate(shape) if n == 1 and gs[lead + i] != 1))
-            g = xp.reshape(xp.sum(g, axis=axes, keepdims=True), shape)
+            if type(g) in _COPY:  # NumPy's own methods: array-api-compat's sum and reshape wrap them at a cost
+                g = g.sum(axis=axes, keepdims=True).reshape(shape)
+            else:
+                xp = _NS[type(g)]
+                g = xp.reshape(xp.sum(g, axis=axes, keepdims=True), shape)
         if tuple(g.shape) == shape:
             return g if g.dtype == ld.dtype else _NS[type(g)].astype(g, ld.dtype)
     shape = _shape_of(_data(like))
