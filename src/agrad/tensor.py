@@ -293,6 +293,22 @@ class Tensor:
         """
         return [sum_to(g, k) if type(k) is Tensor else g for k, g in zip(self._children, gs)]
 
+    def _fresh(self, gk: Any, g: Any, gs: Sequence[Any]) -> bool:
+        """Whether share gk is a NumPy array this node's rule made for that one operand, aliased nowhere.
+
+        Not the incoming gradient g, not another share, not a view, not this node's
+        or an operand's data: ``backprop.pull`` may then give it to a leaf as its
+        ``.grad`` without a copy.
+
+        >>> import numpy as np
+        >>> x = Tensor(np.ones(2), requires_grad=True); y = x + x; g = np.ones(2)
+        >>> y._fresh(g, g, [g, g]), y._fresh(g * 2, g, [g * 2])
+        (False, True)
+        """
+        if type(gk) not in _COPY or gk.base is not None or gk is g or gk is self.data:
+            return False
+        return sum(o is gk for o in gs) == 1 and all(gk is not getattr(k, "data", k) for k in self._children)
+
     # -- what a NumPy or PyTorch user expects -----------------------------------
 
     @property
