@@ -301,12 +301,12 @@ class Tensor:
         ``.grad`` without a copy.
 
         >>> import numpy as np
-        >>> x = Tensor(np.ones(2), requires_grad=True); y = x + x; g = np.ones(2)
-        >>> y._fresh(g, g, [g, g]), y._fresh(g * 2, g, [g * 2])
+        >>> x = Tensor(np.ones(4096), requires_grad=True); y = x + x; g = np.ones(4096); h = 2 * g
+        >>> y._fresh(g, g, [g, g]), y._fresh(h, g, [h])  # add's rule gives g itself; h is made for one operand
         (False, True)
         """
-        if type(gk) not in _COPY or gk.base is not None or gk is g or gk is self.data:
-            return False
+        if type(gk) not in _COPY or gk.size < 4096 or gk.base is not None or gk is g or gk is self.data:
+            return False  # below 16 KB (float32) a copy costs less than these checks: the digits step's shares
         return sum(o is gk for o in gs) == 1 and all(gk is not getattr(k, "data", k) for k in self._children)
 
     # -- what a NumPy or PyTorch user expects -----------------------------------
