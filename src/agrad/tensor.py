@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -121,18 +122,52 @@ def _xp_of(*xs: Any) -> Any:
             xp = namespace(x)
         else:
             continue
-        if found is None or xp is found:
-            found = xp
+        if found is None:
+            found, first = xp, x
+            continue
+        if xp is found:
+            if xp.__name__ in _DEVICES:
+                _same_device(first, x)
             continue
         names = {found.__name__: found, xp.__name__: xp}
         if set(names) == {"array_api_compat.numpy", "array_api_compat.dask.array"}:
             found = names["array_api_compat.dask.array"]
             continue
         raise TypeError(
-            f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__}; "
-            "convert one side first (for example with the other library's asarray)"
+            f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__} (on {_device(first)} and "
+            f"{_device(x)}); convert one side first (for example with the other library's asarray)"
         )
     return found
+
+
+_DEVICES = {"array_api_compat.cupy", "array_api_compat.torch", "jax.numpy"}  # libraries with arrays on many devices
+
+
+def _device(x: Any) -> str:
+    from array_api_compat import device
+
+    return str(device(x.data if type(x) is Tensor else x))
+
+
+def _same_device(x: Any, y: Any) -> None:
+    """Nothing moves arrays between devices behind the user's back: two devices in one op is a TypeError."""
+    dx, dy = _device(x), _device(y)
+    if dx != dy:
+        raise TypeError(
+            f"an op mixes arrays on two devices, {dx} and {dy}; move one side first (for example with .to_device)"
+        )
+
+
+def _known(a: Array, what: str) -> Array:
+    """a itself if every size of its shape is known: agrad checks shapes and undoes broadcasting with them."""
+    shape = a.shape
+    if any(n is None or n != n for n in shape):  # Dask marks an unknown size nan, the standard None
+        raise ValueError(
+            f"{what} has unknown sizes in its shape {tuple(shape)} (a Dask array after boolean-mask indexing "
+            "or from a DataFrame); agrad needs every size: call .compute_chunk_sizes() on the Dask array first, "
+            "or use where(mask, x, 0.0) in place of x[mask]"
+        )
+    return a
 
 
 def _fix(xp: Any, r: Any, dtype: Any = None) -> Array:
@@ -179,7 +214,7 @@ def _as_array(data: object, dtype: object, what: str = "Tensor data") -> tuple[A
         a = raw
     elif _is_array(data):
         xp = namespace(data)
-        a = xp.asarray(data)  # a NumPy scalar (np.float64) becomes a 0-d array
+        a = xp.asarray(_known(data, what))  # a NumPy scalar (np.float64) becomes a 0-d array
     else:
         raise TypeError(
             f"{what} must be an array, a (nested) list of real numbers or a real number, "
@@ -276,6 +311,9 @@ class Tensor:
             self._grad = None
             return
         # a copy: the walk may hand one array to several nodes, and a user may change a .grad in place
+        if (type(g) in _COPY or _is_array(g) or type(g) is Tensor) and tuple(g.shape) != tuple(self.data.shape):
+            # kept, it would broadcast into every later gradient and optimizer step (torch refuses it too)
+            raise ValueError(f".grad must have the Tensor's shape {self.shape}, got shape {tuple(g.shape)}")
         if type(g) in _COPY:
             self._grad = g.copy()  # NumPy's own copy: array-api-compat's asarray costs more than a small copy
         else:
@@ -614,15 +652,16 @@ class Tensor:
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).reshape(2, 2).shape
         (2, 2)
         """
-        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)  # type: ignore[no-any-return]
+        return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)  # type: ignore[no-any-return]
 
-    def transpose(self, *axes: int) -> Tensor:
-        """The axes permuted (reversed when none are given).
+    def transpose(self, *axes: Any) -> Tensor:
+        """The axes permuted (reversed when none are given), as ints or one tuple, as NumPy takes them.
 
-        >>> Tensor([[[1.0, 2.0]]]).transpose(2, 0, 1).shape
-        (2, 1, 1)
+        >>> Tensor([[[1.0, 2.0]]]).transpose(2, 0, 1).shape == Tensor([[[1.0, 2.0]]]).transpose((2, 0, 1)).shape
+        True
         """
-        return transpose(self, axes or None)  # type: ignore[no-any-return]
+        one = len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list)))
+        return transpose(self, (axes[0] if one else axes) or None)  # type: ignore[no-any-return]
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """self repeated along new or size-1 axes to shape, as NumPy broadcasts.
@@ -647,6 +686,19 @@ class Tensor:
         (1, 2)
         """
         return expand_dims(self, axis)  # type: ignore[no-any-return]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What copy.deepcopy and pickle keep: every slot but the array namespace (a module, found again).
+
+        >>> import copy; copy.deepcopy(Tensor([1.0, 2.0], requires_grad=True))
+        Tensor([1., 2.], requires_grad=True)
+        """
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("__weakref__", "_xp") and hasattr(self, k)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._xp = namespace(self.data)
 
     # -- autograd -----------------------------------------------------------------
 
@@ -812,6 +864,7 @@ def _operand(x: object, op: str) -> Any:
         )
     if _is_array(x):
         xp = namespace(x)
+        _known(x, f"an array operand of {op}")
         dt = _real_dtype(xp, x, f"an array operand of {op}")
         return x if x.dtype == dt else xp.astype(x, dt)  # type: ignore[attr-defined]
     if isinstance(x, numbers.Real):
@@ -856,7 +909,8 @@ def _both_arrays(xp: Any, a: Any, b: Any) -> tuple[Array, Array]:
 
 
 def _binary(op: str, x: object, y: object) -> Tensor:
-    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp:  # the common case, checked cheaply
+    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp and x._xp.__name__ not in _DEVICES:
+        # the common case, checked cheaply (one device: libraries with many go through _xp_of's device check)
         xo, yo, xd, yd, xp = x, y, x.data, y.data, x._xp
         if xd.shape != yd.shape and not _broadcastable(tuple(xd.shape), tuple(yd.shape)):
             raise _broadcast_error(op, xd, yd)
@@ -944,12 +998,8 @@ def _axes(axis: object, ndim: int, op: str) -> tuple[int, ...]:
     """axis (None, an int or a sequence of ints) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    items = (axis,) if isinstance(axis, int) else axis
-    if (
-        isinstance(axis, bool)
-        or not isinstance(items, (tuple, list))
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in items)
-    ):
+    items = _ints(axis)
+    if items is None:
         raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for i in items:
@@ -1005,7 +1055,7 @@ def _lse_fn(xp: Any, a: Array, axes: tuple[int, ...], keep: bool) -> Array:
     if any(a.shape[i] == 0 for i in axes):
         return xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keep))  # log(0) = -inf, as PyTorch gives
     m = xp.max(a, axis=axes, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0.0 * m)  # an all -inf (or inf) slice: shift by 0, not by inf
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf (or inf) slice: shift by 0 (0 * inf is nan)
     r = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
     return r if keep else xp.reshape(r, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
@@ -1081,25 +1131,40 @@ def softmax(x: Any, axis: int = -1) -> Any:
 def _shifted(x: Any, axis: object, op: str) -> Any:
     """x minus its maximum along axis, taken as a constant: softmax is unchanged by the shift, and
     exp never overflows (the largest term is exp(0) = 1, so the sum is at least 1)."""
-    if not isinstance(axis, int) or isinstance(axis, bool):
+    ints = None if isinstance(axis, (tuple, list)) else _ints(axis)
+    if ints is None:
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    axis = ints[0]
     d = _data(_operand(x, op))
     if type(d) is float:
         raise TypeError(f"{op} expects a Tensor or an array, got a number")
     xp = namespace(d)
+    if -d.ndim <= axis < d.ndim and d.shape[axis] == 0:
+        return x  # nothing to shift (and no maximum): softmax of an empty axis is empty, as in torch
     m = amax(d, axis, keepdims=True)
     return x - xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf row: shift by 0, not inf
 
 
+def _ints(x: object) -> tuple[int, ...] | None:
+    """x (an int or a tuple or list of ints) as a tuple of ints, None if it is not one.
+
+    NumPy's integers count as ints (operator.index), as NumPy and PyTorch take them
+    for axes and sizes; bools do not.
+    """
+    items = x if isinstance(x, (tuple, list)) else (x,)
+    try:
+        if any(isinstance(i, bool) or not hasattr(i, "__index__") for i in items):
+            return None
+        return tuple(operator.index(i) for i in items)
+    except TypeError:  # a NumPy bool, or an array of more than one element
+        return None
+
+
 def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
-    items = (shape,) if isinstance(shape, int) else shape
-    if (
-        isinstance(shape, bool)
-        or not isinstance(items, (tuple, list))
-        or not all(isinstance(n, int) and not isinstance(n, bool) for n in items)
-    ):
+    items = _ints(shape)
+    if items is None:
         raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}")
-    return tuple(items)
+    return items
 
 
 def _shaped(op: str, x: Any, fn: Callable[[Any, Array], Array], *params: Any) -> Any:
@@ -1163,7 +1228,19 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     old = _shape_of(_data(x))
     if len(old) > len(s) or not all(m == n or m == 1 for m, n in zip(reversed(old), reversed(s))):
         raise ValueError(f"broadcast_to: a Tensor of shape {old} cannot be broadcast to shape {s}")
-    return _shaped("broadcast_to", x, lambda xp, a: xp.broadcast_to(a, s), s)
+    return _shaped("broadcast_to", x, lambda xp, a: _broadcast_data(xp, a, s), s)
+
+
+def _broadcast_data(xp: Any, a: Array, s: tuple[int, ...]) -> Array:
+    if hasattr(a, "chunks") and s and 0 not in s and tuple(a.shape) != s:
+        # Dask: an axis made by broadcasting would be one chunk (all rows at once, copied whole whenever it
+        # moves between workers); give it Dask's "auto" chunks, sized by its array.chunk-size setting
+        from dask.array.core import normalize_chunks
+
+        lead = len(s) - len(a.shape)
+        spec = tuple(a.chunks[i - lead] if i >= lead and a.shape[i - lead] == n else "auto" for i, n in enumerate(s))
+        return xp.broadcast_to(a, s, chunks=normalize_chunks(spec, s, dtype=a.dtype))  # type: ignore[no-untyped-call]
+    return xp.broadcast_to(a, s)
 
 
 def expand_dims(x: Any, axis: int) -> Any:
@@ -1173,6 +1250,8 @@ def expand_dims(x: Any, axis: int) -> Any:
     (2, 1)
     """
     old = _shape_of(_data(x))
+    ints = None if isinstance(axis, (tuple, list)) else _ints(axis)
+    axis = ints[0] if ints else axis
     if not isinstance(axis, int) or isinstance(axis, bool) or not -len(old) - 1 <= axis <= len(old):
         raise ValueError(f"expand_dims: axis {axis!r} is out of range for a Tensor of {len(old)} dimension(s)")
     i = axis % (len(old) + 1)
@@ -1375,6 +1454,10 @@ def _index(index: Index, xp: Any, shape: tuple[int, ...]) -> Index:
             raise TypeError(f"an index must be ints, slices, integer arrays or a boolean mask, got {i!r}")
         if not (i is None or i is Ellipsis or isinstance(i, (int, slice)) or _is_array(i)):
             raise TypeError(f"an index must be ints, slices, integer arrays or a boolean mask, got {type(i).__name__}")
+        if _is_array(i) and namespace(i) is not xp and xp.__name__ != "array_api_compat.dask.array":
+            # a NumPy index into torch storage (torch and JAX take those): xp's own take and scatter need xp's
+            # arrays. Dask takes a NumPy index itself, and keeps the mask's known shape.
+            i = xp.asarray(i)
         out.append(i)
     named = sum(
         1 if not _is_array(i) else i.ndim if namespace(i).isdtype(i.dtype, "bool") else 1 for i in out if i is not None
@@ -1421,7 +1504,7 @@ def getitem(x: Any, index: Index) -> Any:
     r = _fix(xp, r, a.dtype)
     if type(x) is not Tensor:
         return r
-    return _make("getitem", r, (x, idx), xp)
+    return _make("getitem", _known(r, f"indexing a Tensor of shape {_shape_of(a)}"), (x, idx), xp)
 
 
 def _positions(xp: Any, shape: tuple[int, ...], index: Index) -> Array:
@@ -1439,7 +1522,8 @@ def _index_add_data(xp: Any, g: Array, shape: tuple[int, ...], index: Index) -> 
         return out.at[sub].add(xp.reshape(g, _shape_of(out[sub])))
     if _basic(index):  # ints and slices never repeat a position: a plain assignment
         sub = tuple(i for i in index if i is not None)  # None only added axes of size 1 to g
-        out[sub] = xp.reshape(g, tuple(out[sub].shape))
+        if math.prod(_shape_of(g)):  # Dask refuses to assign an empty block
+            out[sub] = xp.reshape(g, tuple(out[sub].shape))
         return out
     pos = _positions(xp, shape, index)
     flat = xp.reshape(g, (-1,))
