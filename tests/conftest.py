@@ -56,7 +56,8 @@ def _freeze_hypothesis_constants() -> None:
     rescanned whenever ``sys.modules`` grows. So the examples depended on which
     agrad modules earlier tests had imported (``agrad.compile``, ``agrad.cli``...)
     and on any number anyone adds to ``src/``: ``test_strategy_reaches_every_op_and_depth_50``
-    reached depth 47 alone and 40 after ``import agrad.compile, agrad.cli``.
+    reached depth 47 alone and 43 after ``scripts/draw_seed_graph.py`` was imported
+    (as ``test_viz.py`` does).
     With the pool kept empty, the examples are a function of the test alone and
     the pinned Hypothesis version (its own global constants still apply).
     """

@@ -15,6 +15,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src"
+SCRIPTS = TESTS.parent / "scripts"
 
 # Draw 30 graphs under the CI profile after importing the modules named in argv.
 PROGRAM = """
@@ -36,7 +37,7 @@ print(len(drawn), hash(tuple(drawn)))
 
 def _draws(*imports: str) -> str:
     env = {**os.environ, "HYPOTHESIS_PROFILE": "ci", "PYTHONHASHSEED": "0"}
-    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(SRC), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(SRC), str(SCRIPTS), env.get("PYTHONPATH", "")])
     out = subprocess.run(
         [sys.executable, "-c", PROGRAM, *imports], capture_output=True, text=True, env=env, cwd=TESTS, timeout=300
     )
@@ -45,7 +46,9 @@ def _draws(*imports: str) -> str:
 
 
 def test_ci_draws_do_not_depend_on_modules_imported_before() -> None:
-    # agrad.compile and agrad.cli bring numbers of their own (the ones a full run imports early).
+    # agrad.compile and agrad.cli bring numbers of their own; test_viz imports scripts/draw_seed_graph,
+    # after which the depth test once drew graphs of depth 43 at most instead of 47.
     alone = _draws()
     assert alone.startswith("30 ")
     assert _draws("agrad.compile", "agrad.cli", "agrad.tensor_run") == alone
+    assert _draws("draw_seed_graph") == alone
