@@ -184,3 +184,12 @@ def test_an_unhashable_keyword_is_refused() -> None:
     assert c(2.0, scale=(3.0,)) == 6.0
     with pytest.raises(TypeError, match=r"keyword argument scale= is static .* must be hashable, got list"):
         c(2.0, scale=[3.0])
+
+
+def test_an_array_method_on_a_traced_scalar_says_f_is_written_for_one_sample() -> None:
+    # An array argument is a batch of scalars: x.sum() inside f was a bare "'Tracer' object has no attribute 'sum'".
+    with pytest.raises(AttributeError, match="f must be written for one sample"):
+        agrad.compile(lambda x: (x * x).sum())(np.ones(3))
+    seen = []
+    f = agrad.compile(lambda x: seen.append(hasattr(x, "shape")) or x * x)  # hasattr still answers False
+    assert f(3.0) == 9.0 and seen == [False]

@@ -270,7 +270,9 @@ def test_optimizer_refuses_frozen_tensors_and_bad_grads() -> None:
     with pytest.raises(ValueError, match="requires_grad=False"):
         SGD([Tensor(np.ones(2))])
     w = Tensor(np.ones(2), requires_grad=True)
-    w.grad = np.ones(3)
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        w.grad = np.ones(3)  # refused where it is set, as torch does
+    w._grad = np.ones(3)  # past the setter: the optimizer still refuses it
     before = w.data.copy()
     with pytest.raises(ValueError, match=r"params\[0\].grad must have the Tensor's shape \(2,\)"):
         Adam([w]).step()

@@ -153,9 +153,19 @@ def _dpow_dx(x: X, y: X) -> X:
         return y * _pow(x, y - 1) if yd != 0 or math.isfinite(K.pow(xd, -1.0)) else 0.0 * y
     keep = (yd != 0) | _finite_inverse(xd)
     return where(keep, y * _pow(where(keep, x, 1.0), y - 1), 0.0)
-def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
+def _like(c: X, out: X) -> X:
+    """A number operand as a constant array of out's dtype: where() on two numbers would make float64."""
+    o = _d(out)
+    return namespace(o).full_like(o, c) if type(c) is float and hasattr(o, "shape") else c
+def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]:
+    x, y = _like(x, out), _like(y, out)
+    return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
 def pow_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
-    return x_dots[0] * _dpow_dx(x, y) + x_dots[1] * _dpow_dy(out, x, y)
+    number_base = type(x) is float and hasattr(_d(out), "shape")  # on arrays only: a Dual's base arrives as a float
+    x, y = _like(x, out), _like(y, out)
+    dy = x_dots[1] * _dpow_dy(out, x, y)
+    # a number base has no tangent: its term, 0 times d/dx = inf at 0 ** 0.5, would be nan (torch skips it too)
+    return dy if number_base else x_dots[0] * _dpow_dx(x, y) + dy
 
 def exp_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out,)
 def exp_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * out

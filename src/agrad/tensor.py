@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -273,6 +274,9 @@ class Tensor:
             # every one would double a network's backward memory (the walk sets .grad on every node).
             return
         # a copy: the walk may hand one array to several nodes, and a user may change a .grad in place
+        if (type(g) in _COPY or _is_array(g) or type(g) is Tensor) and tuple(g.shape) != tuple(self.data.shape):
+            # kept, it would broadcast into every later gradient and optimizer step (torch refuses it too)
+            raise ValueError(f".grad must have the Tensor's shape {self.shape}, got shape {tuple(g.shape)}")
         if type(g) in _COPY:
             self._grad = g.copy()  # NumPy's own copy: array-api-compat's asarray costs more than a small copy
         else:
@@ -595,15 +599,16 @@ class Tensor:
         >>> Tensor([1.0, 2.0, 3.0, 4.0]).reshape(2, 2).shape
         (2, 2)
         """
-        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)  # type: ignore[no-any-return]
+        return reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape)  # type: ignore[no-any-return]
 
-    def transpose(self, *axes: int) -> Tensor:
-        """The axes permuted (reversed when none are given).
+    def transpose(self, *axes: Any) -> Tensor:
+        """The axes permuted (reversed when none are given), as ints or one tuple, as NumPy takes them.
 
-        >>> Tensor([[[1.0, 2.0]]]).transpose(2, 0, 1).shape
-        (2, 1, 1)
+        >>> Tensor([[[1.0, 2.0]]]).transpose(2, 0, 1).shape == Tensor([[[1.0, 2.0]]]).transpose((2, 0, 1)).shape
+        True
         """
-        return transpose(self, axes or None)  # type: ignore[no-any-return]
+        one = len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list)))
+        return transpose(self, (axes[0] if one else axes) or None)  # type: ignore[no-any-return]
 
     def broadcast_to(self, shape: Sequence[int]) -> Tensor:
         """self repeated along new or size-1 axes to shape, as NumPy broadcasts.
@@ -628,6 +633,19 @@ class Tensor:
         (1, 2)
         """
         return expand_dims(self, axis)  # type: ignore[no-any-return]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What copy.deepcopy and pickle keep: every slot but the array namespace (a module, found again).
+
+        >>> import copy; copy.deepcopy(Tensor([1.0, 2.0], requires_grad=True))
+        Tensor([1., 2.], requires_grad=True)
+        """
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("__weakref__", "_xp") and hasattr(self, k)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._xp = namespace(self.data)
 
     # -- autograd -----------------------------------------------------------------
 
@@ -926,12 +944,8 @@ def _axes(axis: object, ndim: int, op: str) -> tuple[int, ...]:
     """axis (None, an int or a sequence of ints) as a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    items = (axis,) if isinstance(axis, int) else axis
-    if (
-        isinstance(axis, bool)
-        or not isinstance(items, (tuple, list))
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in items)
-    ):
+    items = _ints(axis)
+    if items is None:
         raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for i in items:
@@ -987,7 +1001,7 @@ def _lse_fn(xp: Any, a: Array, axes: tuple[int, ...], keep: bool) -> Array:
     if any(a.shape[i] == 0 for i in axes):
         return xp.log(xp.sum(xp.exp(a), axis=axes, keepdims=keep))  # log(0) = -inf, as PyTorch gives
     m = xp.max(a, axis=axes, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, 0.0 * m)  # an all -inf (or inf) slice: shift by 0, not by inf
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf (or inf) slice: shift by 0 (0 * inf is nan)
     r = xp.log(xp.sum(xp.exp(a - m), axis=axes, keepdims=True)) + m
     return r if keep else xp.reshape(r, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
@@ -1063,25 +1077,40 @@ def softmax(x: Any, axis: int = -1) -> Any:
 def _shifted(x: Any, axis: object, op: str) -> Any:
     """x minus its maximum along axis, taken as a constant: softmax is unchanged by the shift, and
     exp never overflows (the largest term is exp(0) = 1, so the sum is at least 1)."""
-    if not isinstance(axis, int) or isinstance(axis, bool):
+    ints = None if isinstance(axis, (tuple, list)) else _ints(axis)
+    if ints is None:
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
+    axis = ints[0]
     d = _data(_operand(x, op))
     if type(d) is float:
         raise TypeError(f"{op} expects a Tensor or an array, got a number")
     xp = namespace(d)
+    if -d.ndim <= axis < d.ndim and d.shape[axis] == 0:
+        return x  # nothing to shift (and no maximum): softmax of an empty axis is empty, as in torch
     m = amax(d, axis, keepdims=True)
     return x - xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf row: shift by 0, not inf
 
 
+def _ints(x: object) -> tuple[int, ...] | None:
+    """x (an int or a tuple or list of ints) as a tuple of ints, None if it is not one.
+
+    NumPy's integers count as ints (operator.index), as NumPy and PyTorch take them
+    for axes and sizes; bools do not.
+    """
+    items = x if isinstance(x, (tuple, list)) else (x,)
+    try:
+        if any(isinstance(i, bool) or not hasattr(i, "__index__") for i in items):
+            return None
+        return tuple(operator.index(i) for i in items)
+    except TypeError:  # a NumPy bool, or an array of more than one element
+        return None
+
+
 def _shape_arg(shape: object, op: str) -> tuple[int, ...]:
-    items = (shape,) if isinstance(shape, int) else shape
-    if (
-        isinstance(shape, bool)
-        or not isinstance(items, (tuple, list))
-        or not all(isinstance(n, int) and not isinstance(n, bool) for n in items)
-    ):
+    items = _ints(shape)
+    if items is None:
         raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}")
-    return tuple(items)
+    return items
 
 
 def _shaped(op: str, x: Any, fn: Callable[[Any, Array], Array], *params: Any) -> Any:
@@ -1155,6 +1184,8 @@ def expand_dims(x: Any, axis: int) -> Any:
     (2, 1)
     """
     old = _shape_of(_data(x))
+    ints = None if isinstance(axis, (tuple, list)) else _ints(axis)
+    axis = ints[0] if ints else axis
     if not isinstance(axis, int) or isinstance(axis, bool) or not -len(old) - 1 <= axis <= len(old):
         raise ValueError(f"expand_dims: axis {axis!r} is out of range for a Tensor of {len(old)} dimension(s)")
     i = axis % (len(old) + 1)
@@ -1354,6 +1385,10 @@ def _index(index: Index, xp: Any, shape: tuple[int, ...]) -> Index:
             raise TypeError(f"an index must be ints, slices, integer arrays or a boolean mask, got {i!r}")
         if not (i is None or i is Ellipsis or isinstance(i, (int, slice)) or _is_array(i)):
             raise TypeError(f"an index must be ints, slices, integer arrays or a boolean mask, got {type(i).__name__}")
+        if _is_array(i) and namespace(i) is not xp and xp.__name__ != "array_api_compat.dask.array":
+            # a NumPy index into torch storage (torch and JAX take those): xp's own take and scatter need xp's
+            # arrays. Dask takes a NumPy index itself, and keeps the mask's known shape.
+            i = xp.asarray(i)
         out.append(i)
     named = sum(
         1 if not _is_array(i) else i.ndim if namespace(i).isdtype(i.dtype, "bool") else 1 for i in out if i is not None

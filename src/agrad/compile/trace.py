@@ -139,6 +139,17 @@ class Tracer(Value):
 
     __hash__ = Value.__hash__
 
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when Value has no such attribute: a Tensor method (.sum, .shape) called on a traced
+        # scalar. Still an AttributeError, so hasattr() and getattr(x, name, default) keep working.
+        if name.startswith("_"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        raise AttributeError(
+            f"a traced scalar has no attribute {name!r}: agrad.compile traces f on scalars and runs it on "
+            "each element of an array argument (a batch of scalars), so f must be written for one sample. "
+            "For a program on whole arrays use agrad.Tensor without compile."
+        )
+
     def __repr__(self) -> str:
         return f"Tracer({self._op!r})"
 

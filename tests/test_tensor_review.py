@@ -1,0 +1,133 @@
+"""Adversarial review of Tensor against PyTorch float64: corner cases a torch user would try.
+
+Each test pins a case where agrad once gave different numbers from torch (or a
+deep traceback instead of a clear error); torch is the oracle throughout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agrad
+from agrad import Tensor
+
+torch = pytest.importorskip("torch")
+
+
+def test_logsumexp_of_infinite_slices_is_infinite_as_in_torch() -> None:
+    a = np.array([[-np.inf, -np.inf], [1.0, np.inf], [0.0, -np.inf]])
+    want = torch.logsumexp(torch.tensor(a), dim=1).numpy()
+    got = agrad.logsumexp(Tensor(a), axis=1).data
+    np.testing.assert_array_equal(got, want)  # [-inf, inf, 0], not nan
+
+
+def test_transpose_takes_one_tuple_of_axes_as_numpy_and_torch_permute_do() -> None:
+    a = np.random.default_rng(0).standard_normal((2, 3, 4))
+    x = Tensor(a, requires_grad=True)
+    y = x.transpose((2, 0, 1))
+    s = np.random.default_rng(1).standard_normal((4, 2, 3))
+    y.backward(s)
+    xt = torch.tensor(a, requires_grad=True)
+    yt = xt.permute((2, 0, 1))
+    yt.backward(torch.tensor(s))
+    np.testing.assert_array_equal(y.data, yt.detach().numpy())
+    np.testing.assert_allclose(x.grad, xt.grad.numpy())
+
+
+def test_numpy_integers_serve_as_axes_and_sizes_as_in_numpy_and_torch() -> None:
+    a = np.random.default_rng(2).standard_normal((2, 3))
+    n, k = np.int64(3), np.argmax([0, 1])  # what shape arithmetic and argmax hand a NumPy user
+    x = Tensor(a, requires_grad=True)
+    y = (x.sum(axis=k) * x.reshape(n, -1).max(axis=(k,)).sum()).sum()
+    y.backward()
+    xt = torch.tensor(a, requires_grad=True)
+    yt = (xt.sum(dim=int(k)) * xt.reshape(int(n), -1).amax(dim=(int(k),)).sum()).sum()
+    yt.backward()
+    np.testing.assert_allclose(y.data, yt.detach().numpy())
+    np.testing.assert_allclose(x.grad, xt.grad.numpy())
+    k1 = np.int64(-1)
+    got = x.softmax(axis=k1) + x.log_softmax(axis=k1) + x.expand_dims(k1)[..., 0]
+    want = xt.softmax(dim=-1) + xt.log_softmax(dim=-1) + xt.unsqueeze(-1)[..., 0]
+    np.testing.assert_allclose(got.data, want.detach().numpy())
+
+
+def test_a_grad_of_another_shape_is_refused_not_broadcast_into_later_gradients() -> None:
+    x = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError):
+        xt.grad = torch.ones(3, 2)  # torch refuses it
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        x.grad = np.ones((3, 2))  # once kept, the next backward gave a (3, 2) gradient
+    x.grad = np.ones(2)
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 5.0])
+
+
+def test_a_numpy_index_into_a_tensor_on_torch_arrays_matches_torch() -> None:
+    # torch and JAX take NumPy index arrays themselves; agrad's take and scatter once crashed inside torch.where
+    a = np.random.default_rng(3).standard_normal((3, 4))
+    i, m = np.array([0, 2, 0, -1]), np.array([True, False, True, True])
+    x = Tensor(torch.tensor(a), requires_grad=True)
+    y = (x[i] ** 2).sum() + (x[:, m] * x[1:, m][0]).sum()
+    y.backward()
+    xt = torch.tensor(a, requires_grad=True)
+    yt = (xt[torch.tensor(i)] ** 2).sum() + (xt[:, torch.tensor(m)] * xt[1:, torch.tensor(m)][0]).sum()
+    yt.backward()
+    np.testing.assert_allclose(y.data.numpy(), yt.detach().numpy())
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_softmax_along_an_empty_axis_is_empty_as_in_torch() -> None:
+    a = np.ones((0, 3))
+    for axis in (0, -2):
+        for ours, theirs in ((agrad.softmax, torch.softmax), (agrad.log_softmax, torch.log_softmax)):
+            x = Tensor(a, requires_grad=True)
+            y = ours(x, axis=axis)
+            y.sum().backward()
+            xt = torch.tensor(a, requires_grad=True)
+            yt = theirs(xt, dim=axis)
+            yt.sum().backward()
+            assert y.shape == tuple(yt.shape) and x.grad.shape == tuple(xt.grad.shape)
+
+
+def test_a_tensor_survives_deepcopy_and_pickle_as_a_torch_tensor_does() -> None:
+    # copy.deepcopy(params) to keep the best weights is a torch habit; it raised "cannot pickle 'module' object"
+    import copy
+    import pickle
+
+    a = np.array([[1.0, -2.0], [3.0, 0.5]])
+    w = Tensor(a, requires_grad=True, label="w")
+    (w * w).sum().backward()
+    wt = torch.tensor(a, requires_grad=True)
+    (wt * wt).sum().backward()
+    pairs = [(copy.deepcopy(w), copy.deepcopy(wt)), (pickle.loads(pickle.dumps(w)), pickle.loads(pickle.dumps(wt)))]
+    for c, ct in pairs:
+        assert c.requires_grad and c.label == "w" and c.data is not w.data
+        np.testing.assert_array_equal(c.data, ct.detach().numpy())
+        c.grad = ct.grad = None  # deepcopy keeps .grad in both; torch's pickle drops it
+        (c**3).sum().backward()
+        (ct**3).sum().backward()
+        np.testing.assert_allclose(c.grad, ct.grad.numpy())
+    np.testing.assert_array_equal(w.grad, wt.grad.numpy())  # the original is untouched
+
+
+def test_a_number_to_a_float32_power_keeps_float32_in_forward_mode_and_create_graph() -> None:
+    # where(keep, 2.0, 1.0) inside pow's rule made a float64 array, so 2.0 ** x32 had float64 derivatives
+    a = np.array([0.5, 1.5], np.float32)
+    _, t = agrad.jvp(lambda x: 2.0**x, (a,), (np.ones(2, np.float32),))
+    x = Tensor(a, requires_grad=True)
+    (2.0**x).sum().backward(create_graph=True)
+    xt = torch.tensor(a, requires_grad=True)
+    (gt,) = torch.autograd.grad((2.0**xt).sum(), xt)
+    assert t.dtype == x.grad.dtype == np.float32
+    np.testing.assert_allclose(t, gt.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.data, gt.numpy(), rtol=1e-6)
+
+
+def test_forward_mode_of_zero_to_a_tensor_power_is_zero_not_nan() -> None:
+    # the constant base's term, its zero tangent times d/dbase = y * 0 ** (y - 1) = inf, was 0 * inf = nan
+    a = np.array([0.5, 1.5, 2.0])
+    _, t = agrad.jvp(lambda x: 0.0**x, (a,), (np.ones(3),))
+    _, tt = torch.func.jvp(lambda x: 0.0**x, (torch.tensor(a),), (torch.ones(3, dtype=torch.float64),))
+    np.testing.assert_array_equal(t, tt.numpy())  # [0, 0, 0], was [nan, 0, 0]
