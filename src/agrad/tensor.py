@@ -122,18 +122,52 @@ def _xp_of(*xs: Any) -> Any:
             xp = namespace(x)
         else:
             continue
-        if found is None or xp is found:
-            found = xp
+        if found is None:
+            found, first = xp, x
+            continue
+        if xp is found:
+            if xp.__name__ in _DEVICES:
+                _same_device(first, x)
             continue
         names = {found.__name__: found, xp.__name__: xp}
         if set(names) == {"array_api_compat.numpy", "array_api_compat.dask.array"}:
             found = names["array_api_compat.dask.array"]
             continue
         raise TypeError(
-            f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__}; "
-            "convert one side first (for example with the other library's asarray)"
+            f"an op mixes arrays of two libraries, {found.__name__} and {xp.__name__} (on {_device(first)} and "
+            f"{_device(x)}); convert one side first (for example with the other library's asarray)"
         )
     return found
+
+
+_DEVICES = {"array_api_compat.cupy", "array_api_compat.torch", "jax.numpy"}  # libraries with arrays on many devices
+
+
+def _device(x: Any) -> str:
+    from array_api_compat import device
+
+    return str(device(x.data if type(x) is Tensor else x))
+
+
+def _same_device(x: Any, y: Any) -> None:
+    """Nothing moves arrays between devices behind the user's back: two devices in one op is a TypeError."""
+    dx, dy = _device(x), _device(y)
+    if dx != dy:
+        raise TypeError(
+            f"an op mixes arrays on two devices, {dx} and {dy}; move one side first (for example with .to_device)"
+        )
+
+
+def _known(a: Array, what: str) -> Array:
+    """a itself if every size of its shape is known: agrad checks shapes and undoes broadcasting with them."""
+    shape = a.shape
+    if any(n is None or n != n for n in shape):  # Dask marks an unknown size nan, the standard None
+        raise ValueError(
+            f"{what} has unknown sizes in its shape {tuple(shape)} (a Dask array after boolean-mask indexing "
+            "or from a DataFrame); agrad needs every size: call .compute_chunk_sizes() on the Dask array first, "
+            "or use where(mask, x, 0.0) in place of x[mask]"
+        )
+    return a
 
 
 def _fix(xp: Any, r: Any, dtype: Any = None) -> Array:
@@ -180,7 +214,7 @@ def _as_array(data: object, dtype: object, what: str = "Tensor data") -> tuple[A
         a = raw
     elif _is_array(data):
         xp = namespace(data)
-        a = xp.asarray(data)  # a NumPy scalar (np.float64) becomes a 0-d array
+        a = xp.asarray(_known(data, what))  # a NumPy scalar (np.float64) becomes a 0-d array
     else:
         raise TypeError(
             f"{what} must be an array, a (nested) list of real numbers or a real number, "
@@ -811,6 +845,7 @@ def _operand(x: object, op: str) -> Any:
         )
     if _is_array(x):
         xp = namespace(x)
+        _known(x, f"an array operand of {op}")
         dt = _real_dtype(xp, x, f"an array operand of {op}")
         return x if x.dtype == dt else xp.astype(x, dt)  # type: ignore[attr-defined]
     if isinstance(x, numbers.Real):
@@ -855,7 +890,8 @@ def _both_arrays(xp: Any, a: Any, b: Any) -> tuple[Array, Array]:
 
 
 def _binary(op: str, x: object, y: object) -> Tensor:
-    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp:  # the common case, checked cheaply
+    if type(x) is Tensor and type(y) is Tensor and x._xp is y._xp and x._xp.__name__ not in _DEVICES:
+        # the common case, checked cheaply (one device: libraries with many go through _xp_of's device check)
         xo, yo, xd, yd, xp = x, y, x.data, y.data, x._xp
         if xd.shape != yd.shape and not _broadcastable(tuple(xd.shape), tuple(yd.shape)):
             raise _broadcast_error(op, xd, yd)
@@ -1174,7 +1210,19 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     old = _shape_of(_data(x))
     if len(old) > len(s) or not all(m == n or m == 1 for m, n in zip(reversed(old), reversed(s))):
         raise ValueError(f"broadcast_to: a Tensor of shape {old} cannot be broadcast to shape {s}")
-    return _shaped("broadcast_to", x, lambda xp, a: xp.broadcast_to(a, s), s)
+    return _shaped("broadcast_to", x, lambda xp, a: _broadcast_data(xp, a, s), s)
+
+
+def _broadcast_data(xp: Any, a: Array, s: tuple[int, ...]) -> Array:
+    if hasattr(a, "chunks") and s and 0 not in s and tuple(a.shape) != s:
+        # Dask: an axis made by broadcasting would be one chunk (all rows at once, copied whole whenever it
+        # moves between workers); give it Dask's "auto" chunks, sized by its array.chunk-size setting
+        from dask.array.core import normalize_chunks
+
+        lead = len(s) - len(a.shape)
+        spec = tuple(a.chunks[i - lead] if i >= lead and a.shape[i - lead] == n else "auto" for i, n in enumerate(s))
+        return xp.broadcast_to(a, s, chunks=normalize_chunks(spec, s, dtype=a.dtype))  # type: ignore[no-untyped-call]
+    return xp.broadcast_to(a, s)
 
 
 def expand_dims(x: Any, axis: int) -> Any:
@@ -1435,7 +1483,7 @@ def getitem(x: Any, index: Index) -> Any:
     r = _fix(xp, r, a.dtype)
     if type(x) is not Tensor:
         return r
-    return _make("getitem", r, (x, idx), xp)
+    return _make("getitem", _known(r, f"indexing a Tensor of shape {_shape_of(a)}"), (x, idx), xp)
 
 
 def _positions(xp: Any, shape: tuple[int, ...], index: Index) -> Array:
@@ -1453,7 +1501,8 @@ def _index_add_data(xp: Any, g: Array, shape: tuple[int, ...], index: Index) -> 
         return out.at[sub].add(xp.reshape(g, _shape_of(out[sub])))
     if _basic(index):  # ints and slices never repeat a position: a plain assignment
         sub = tuple(i for i in index if i is not None)  # None only added axes of size 1 to g
-        out[sub] = xp.reshape(g, tuple(out[sub].shape))
+        if math.prod(_shape_of(g)):  # Dask refuses to assign an empty block
+            out[sub] = xp.reshape(g, tuple(out[sub].shape))
         return out
     pos = _positions(xp, shape, index)
     flat = xp.reshape(g, (-1,))

@@ -97,10 +97,19 @@ def _leaves(x: Any, name: str, out: list[tuple[str, Any]], key: list[Any], depth
             out.append((name, a.astype(np.float64, copy=False)))
             key.append("a")
         return
+    if type(x).__module__.startswith("dask."):
+        raise ChunkedArgument(
+            f"agrad.compile: {name} is a Dask array; call the compiled function with it (each chunk runs the "
+            "NumPy program, agrad.distributed); lower() and trace_seconds() take NumPy arrays"
+        )
     raise TypeError(
         f"agrad.compile: {name} must be a number, a NumPy array, or a list/tuple of them, "
         f"got {type(x).__name__}: {quote(x)}"
     )
+
+
+class ChunkedArgument(TypeError):
+    """An argument is a chunked (Dask) array: the call goes to ``agrad.distributed.call_compiled``."""
 
 
 def _is_array(x: object) -> bool:
@@ -333,7 +342,12 @@ class CompiledFunction:
     # -- calling ------------------------------------------------------------------------
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        entry, prog, values, flat, shape, size = self._prepare(args, kwargs)
+        try:
+            entry, prog, values, flat, shape, size = self._prepare(args, kwargs)
+        except ChunkedArgument:
+            from agrad.distributed import call_compiled
+
+            return call_compiled(self, args, kwargs)
         caps = [v.data for v in entry.graph.captured]
         if shape is None:
             outs, grads = prog(flat, caps)
