@@ -184,3 +184,16 @@ def test_random_broadcast_shapes_match_torch(shapes: Any, op: str, axis: int, se
     tloss.backward()
     close(x.grad, ta.grad)
     close(y.grad, tb.grad)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_abs_gradients_are_the_step_and_the_sign_on_every_backend(backend: str, dtype: type) -> None:
+    # closed forms: relu' = 1 above 0 (and at nan, whose gradient passes), else 0; abs' = sign, 0 at 0
+    x0 = np.array([-2.0, -0.0, 0.0, 0.5, 3.0], dtype)
+    for f, want in ((agrad.relu, (x0 > 0).astype(dtype)), (abs, np.sign(x0))):
+        x = Tensor(to_backend(x0, backend), requires_grad=True)
+        (f(x) * Tensor(to_backend(np.arange(1.0, 6.0).astype(dtype), backend))).sum().backward()
+        got = to_numpy(x.grad)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want * np.arange(1.0, 6.0))

@@ -28,6 +28,7 @@ from agrad.nn import (  # noqa: E402
     Tanh,
 )
 from agrad.optim import SGD, Adam, AdamW  # noqa: E402
+from agrad.tensor import linear as _linear  # noqa: E402
 
 clip_grad_norm_ = agrad.nn.utils.clip_grad_norm_  # torch.nn.utils.clip_grad_norm_'s place
 
@@ -156,10 +157,12 @@ def test_scalar_modules_keep_working() -> None:
 
 
 @needs_torch
-def test_relu_of_negative_numbers_is_plus_zero_as_torch() -> None:
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("repeat", [1, 333])  # 6 values, and 1,998: NumPy's vector loop as well as its scalar tail
+def test_relu_of_negative_numbers_is_plus_zero_as_torch(dtype: type, repeat: int) -> None:
     import torch
 
-    x = np.array([-math.inf, -1.0, -0.0, 0.0, math.nan, 2.0])
+    x = np.tile(np.array([-math.inf, -1.0, -0.0, 0.0, math.nan, 2.0], dtype), repeat)
     got, want = ReLU()(Tensor(x)).data, torch.relu(torch.from_numpy(x)).numpy()
     assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
 
@@ -266,6 +269,21 @@ def test_a_tensor_without_grad_is_skipped_as_torch_skips_it() -> None:
     assert ours.steps == [4, 2]
 
 
+@pytest.mark.parametrize("kw", [{}, {"momentum": 0.9}, {"weight_decay": 0.1}])
+def test_sgd_writes_neither_the_users_array_nor_the_gradient(kw: dict[str, Any]) -> None:
+    # the update makes a new array (its temporary reused): arrays the user holds keep their values
+    start, grad = np.array([1.0, 2.0, 3.0], np.float32), np.array([0.5, -1.0, 2.0], np.float32)
+    w = Tensor(start, requires_grad=True)
+    held = w.data
+    w.grad = grad
+    held_grad = w.grad
+    SGD([w], lr=0.1, **kw).step()
+    assert np.array_equal(held, start) and np.array_equal(held_grad, grad)
+    wd = kw.get("weight_decay", 0.0)
+    np.testing.assert_allclose(w.data, start - 0.1 * (grad + wd * start), rtol=1e-6)  # p - lr (g + wd p), first step
+    assert w.data.dtype == np.float32 and w.data is not held
+
+
 def test_optimizer_refuses_frozen_tensors_and_bad_grads() -> None:
     with pytest.raises(ValueError, match="requires_grad=False"):
         SGD([Tensor(np.ones(2))])
@@ -365,3 +383,39 @@ def test_bad_loss_input_is_one_clear_value_error() -> None:
         mse_loss(z, np.zeros(3))
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 1\]"):
         binary_cross_entropy_with_logits(z, np.full((3, 4), 2.0))
+
+
+def test_a_leaf_gradient_aliases_nothing_the_user_or_another_leaf_holds() -> None:
+    # the walk hands a leaf the rule's own new array uncopied; every other array it copies
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()  # add's rule gives g to both: shared, so copied
+    assert a.grad is not b.grad
+    a.grad += 1.0
+    assert np.array_equal(b.grad, np.ones(3))
+    seen: list[np.ndarray] = []
+    w = Tensor(np.full((2, 3), 2.0), requires_grad=True)
+    w.register_hook(lambda g: seen.append(g))  # the hook keeps what it was shown: w.grad must be another array
+    _linear(Tensor(np.ones((4, 3))), w).sum().backward()
+    assert w.grad is not seen[0] and np.array_equal(w.grad, np.full((2, 3), 4.0))
+    seed = np.ones((2, 3))
+    v = Tensor(np.zeros((2, 3)), requires_grad=True)
+    (v * 3.0).backward(seed)
+    v.grad += 1.0  # v.grad = 3 * seed, made by the rule; the seed itself is untouched
+    assert np.array_equal(seed, np.ones((2, 3))) and np.array_equal(v.grad, np.full((2, 3), 4.0))
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    x.reshape((3, 2)).backward(np.ones((3, 2)))  # the share is a view of the seed: copied
+    assert x.grad.base is None
+
+
+def test_backward_of_a_first_layer_holds_its_weight_gradient_once() -> None:
+    import tracemalloc
+
+    w = Tensor(np.zeros((256, 784), np.float32), requires_grad=True)
+    x = Tensor(np.ones((8, 784), np.float32))
+    loss = _linear(x, w).sum()
+    tracemalloc.start()
+    loss.backward()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert w.grad is not None and np.array_equal(w.grad, np.full((256, 784), 8.0, np.float32))
+    assert peak < 1.5 * w.data.nbytes  # one gradient array, not the rule's and a copy of it

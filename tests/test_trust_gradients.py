@@ -375,11 +375,15 @@ def test_compiled_dot_with_a_repeated_operand() -> None:
 
 
 def test_strategy_reaches_every_op_and_depth_50() -> None:
-    """The strategy is not vacuous: over a fixed sample it uses every op and reaches depth 50."""
+    """The strategy is not vacuous: over a fixed sample it uses every op and reaches depth 50.
+
+    The sample is the same in every run and test order (conftest.py keeps Hypothesis's
+    pool of constants from imported modules empty); of these 200 graphs five reach 47.
+    """
     seen: set[str] = set()
     depths: list[int] = []
 
-    @trust_settings(100)
+    @trust_settings(200)
     @given(g=graphs(min_ops=40, max_ops=60))
     def sample(g: Graph) -> None:
         seen.update(g.ops())

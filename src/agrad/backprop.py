@@ -160,6 +160,10 @@ def pull(
             node._g = None
     nodes, vjps, value, check = NODE_TYPES, _VJP, Value, mode.flags & ANOMALY  # bound once per walk
     fast = not create_graph and not check
+    # Arrays a rule made for one operand alone (a Tensor's _fresh says so), by id, until that operand is
+    # visited: a leaf takes such an array as its .grad without the copy the setter makes of any other,
+    # which would double the largest gradient's memory (a first layer's weight) for a moment.
+    own: dict[int, Any] = {}
     try:
         for node, g in seeds:
             kg = node._g
@@ -169,11 +173,16 @@ def pull(
             if g is None:
                 continue
             node._g = None
+            mine = own.pop(id(g), None) is g if own else False
             if node._hooks:
+                mine = False  # a hook may keep the array it was shown
                 g = _run_hooks(node, g)
             if visit is None:
                 grad = node.grad
-                node.grad = g if (type(grad) is float and grad == 0.0) or grad is None else grad + g
+                if mine and grad is None and not node._children:
+                    node._grad = g  # type: ignore[attr-defined]  # only a Tensor's share is ever its own
+                else:
+                    node.grad = g if (type(grad) is float and grad == 0.0) or grad is None else grad + g
             else:
                 g = visit(node, g)
             kids: tuple[Any, ...] = node._children  # nodes and constants
@@ -220,14 +229,23 @@ def pull(
                 gs = fit(gs)
             if check:
                 check_backward(node, gs)
+            fresh = getattr(node, "_fresh", None)
             for k, gk in zip(kids, gs):
                 if type(k) in nodes and (only is None or k in only):
                     kg = k._g
-                    k._g = gk if kg is None else kg + gk
+                    if kg is None:
+                        k._g = gk
+                        if fresh is not None and visit is None and fresh(gk, g, gs):
+                            own[id(gk)] = gk
+                    else:
+                        own.pop(id(kg), None)
+                        k._g = kg + gk
     except BaseException:
         for node in order:  # stopped (an error, a hook, Ctrl-C): leave no gradient of this walk behind
             node._g = None
         raise
+    finally:
+        own.clear()
 
 
 def _late_rule(node: Value) -> Callable[..., Any]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from agrad import kernels as K
 from agrad.tensor import (
+    _COPY,
     Tensor,
     amax,
     amin,
@@ -68,7 +69,10 @@ def _mask(kernel: Callable[[float], float], x: X) -> Any:
         return kernel(d)
     xp = namespace(d)
     if kernel is K.step:  # relu': 1 where d > 0 and where d is nan (its gradient passes), as K.step
-        return xp.astype(~(d <= 0), d.dtype)  # not d <= 0: true above 0 and at nan, in one comparison
+        m = ~(d <= 0)  # not d <= 0: true above 0 and at nan, in one comparison
+        # NumPy's product with g reads a boolean as 0 and 1 in g's dtype (as a hand-written x > 0 does):
+        # no cast pass; the array API standard has no bool-float product, so others get d's dtype
+        return m if type(d) in _COPY else xp.astype(m, d.dtype)
     return xp.astype(d > 0, d.dtype) - xp.astype(d < 0, d.dtype)  # abs': sign, 0 at 0 and at nan, as K.sign
 
 

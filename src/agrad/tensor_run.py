@@ -28,9 +28,9 @@ from typing import Any
 
 from agrad.data import DataLoader, load_digits, load_mnist, train_test_split
 from agrad.devices import DEVICES, to_device
-from agrad.layers import Linear, ReLU, Sequential
 from agrad.losses import cross_entropy
 from agrad.modes import no_grad
+from agrad.nn import Linear, ReLU, Sequential
 from agrad.optim import SGD, Adam, cosine_decay
 from agrad.serialize import _write_atomic, load, save
 from agrad.tensor import Tensor

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agrad._checks import count, number
-from agrad.nn import Module
+from agrad.nn.scalar import Module
 from agrad.tensor import Tensor, linear, reshape
 
 Seed = Any  # an int, a numpy.random.Generator, or None

@@ -1,8 +1,6 @@
-"""Neural networks: ``Module``; from Values ``Neuron``, ``Layer`` and ``MLP``; from Tensors PyTorch's layers.
+"""``agrad.nn.scalar``: ``Module``, and from Values ``Neuron``, ``Layer`` and ``MLP``; import them from ``agrad.nn``.
 
-The Tensor layers (``Linear``, ``Sequential``, ``ReLU``, ``Tanh``, ``Sigmoid``,
-``Flatten``, ``Embedding``, ``Dropout``) live in ``agrad.layers`` and are
-re-exported here, with ``agrad.nn.utils.clip_grad_norm_``; ``Module`` serves both kinds.
+``Module`` serves both kinds of model: these and the Tensor layers of ``agrad.nn.layers``.
 
 The layout follows micrograd's ``nn.py``, so its demo runs unchanged:
 
@@ -16,6 +14,7 @@ Unlike micrograd, a neuron's ``w·x + b`` is **one** ``dot`` node (the bias ride
 in the dot with a constant input 1.0), not a chain of 2n additions and
 multiplications, and initialisation can be seeded per model with ``seed=``.
 
+>>> from agrad.nn import MLP
 >>> model = MLP(2, [4, 1], seed=0)
 >>> out = model([1.0, -2.0])
 >>> type(out).__name__, len(model.parameters())
@@ -411,23 +410,3 @@ class MLP(Module):
     def __repr__(self) -> str:
         nouts = [len(layer.neurons) for layer in self.layers]
         return f"MLP({len(self.layers[0].neurons[0].w)}, {nouts}, nonlin={self.nonlin!r})"
-
-
-from agrad import nn_utils as utils  # noqa: E402  (agrad.nn.utils.clip_grad_norm_, as torch.nn.utils)
-from agrad.layers import Dropout, Embedding, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh  # noqa: E402
-
-__all__ = [
-    "MLP",
-    "Dropout",
-    "Embedding",
-    "Flatten",
-    "Layer",
-    "Linear",
-    "Module",
-    "Neuron",
-    "ReLU",
-    "Sequential",
-    "Sigmoid",
-    "Tanh",
-    "utils",
-]
