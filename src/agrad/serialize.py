@@ -53,7 +53,7 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from agrad._checks import quote, real
@@ -192,6 +192,19 @@ def load(path: PathLike, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
         raise ValueError(f"load: max_bytes must be an int >= 0, got {quote(max_bytes)}")
     if is_tensor_file(where):
         return load_tensors(where, max_bytes=max_bytes)
+    with open_model_file(where, max_bytes) as f:
+        return _Reader(f, where, max_bytes).document()
+
+
+@contextlib.contextmanager
+def open_model_file(where: str, max_bytes: int) -> Iterator[BinaryIO]:
+    """A model file opened for reading: a regular file of at most max_bytes, else a ValueError.
+
+    >>> with open_model_file(os.devnull, 10) as f: pass
+    Traceback (most recent call last):
+    ...
+    ValueError: /dev/null is a character device, not a regular file: agrad.load reads model files only
+    """
     # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
     fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     with os.fdopen(fd, "rb") as f:
@@ -200,7 +213,7 @@ def load(path: PathLike, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
             raise ValueError(f"{where} is {_kind(st.st_mode)}, not a regular file: agrad.load reads model files only")
         if st.st_size > max_bytes:
             raise _too_big(where, max_bytes)
-        return _Reader(f, where, max_bytes).document()
+        yield f
 
 
 def _too_big(where: str, max_bytes: int) -> ValueError:

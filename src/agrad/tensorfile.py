@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import stat
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -99,16 +98,9 @@ def save_tensors(state_dict: Mapping[str, Any], path: str | os.PathLike[str]) ->
 
 def _read(where: str, max_bytes: int) -> bytes:
     """The whole file, if it is a regular file of at most max_bytes; the same checks as a JSON model file's."""
-    from agrad.serialize import _kind, _too_big
+    from agrad.serialize import _too_big, open_model_file
 
-    # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
-    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{where} is {_kind(st.st_mode)}, not a regular file: agrad.load reads model files only")
-        if st.st_size > max_bytes:
-            raise _too_big(where, max_bytes)
+    with open_model_file(where, max_bytes) as f:
         raw = f.read(max_bytes + 1)
     if len(raw) > max_bytes:  # it grew while we read
         raise _too_big(where, max_bytes)
