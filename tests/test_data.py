@@ -86,21 +86,42 @@ def test_verify_checks_each_archive_against_its_sha256(tmp_path: Path, monkeypat
 
 def test_the_published_sums_are_refused_for_other_files(tmp_path: Path) -> None:
     _write_mnist(tmp_path)
-    assert len(MNIST_SHA256) == 4 and all(len(s) == 64 for s in MNIST_SHA256.values())
+    assert len(MNIST_SHA256) == 8 and all(len(s) == 64 for s in MNIST_SHA256.values())
+    assert {n.removesuffix(".gz") for n in MNIST_SHA256} == {n for n in MNIST_SHA256 if not n.endswith(".gz")}
     with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz has SHA-256 .*pass verify=False"):
         load_mnist(tmp_path, download=False)
 
 
-def test_verify_on_an_uncompressed_file_says_what_to_do(tmp_path: Path) -> None:
-    _write_mnist(tmp_path, gz=False)
-    with pytest.raises(ValueError, match=r"published only for the .gz archives.*verify=False"):
+@pytest.mark.parametrize("dotted", [False, True])
+def test_unpacked_files_are_checked_against_their_own_sums(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dotted: bool
+) -> None:
+    # many copies of MNIST come unpacked, some under dotted names (train-images.idx3-ubyte): both are read and checked
+    files = _write_mnist(tmp_path, gz=False)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte has SHA-256 [0-9a-f]{64}, expected the published"):
+        load_mnist(tmp_path, download=False)  # not MNIST's bytes: refused, as an archive would be
+    if dotted:
+        for name in files:
+            (tmp_path / name).rename(tmp_path / name.replace("-idx", ".idx"))
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+    monkeypatch.setattr("agrad.data.MNIST_SHA256", sums)
+    (X, _), (_, yt) = load_mnist(tmp_path, download=False)
+    np.testing.assert_array_equal(X, _expected(files, "train")[0])
+    np.testing.assert_array_equal(yt, _expected(files, "t10k")[1])
+    name = "t10k-labels.idx1-ubyte" if dotted else "t10k-labels-idx1-ubyte"
+    bad = bytearray(files["t10k-labels-idx1-ubyte"])
+    bad[-1] ^= 1  # one label changed: still a valid IDX file, no longer the published one
+    (tmp_path / name).write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match=rf"{name} has SHA-256 [0-9a-f]{{64}}, expected the published"):
         load_mnist(tmp_path, download=False)
+    assert load_mnist(tmp_path, verify=False, download=False)[1][1][-1] == bad[-1]
 
 
 def test_missing_file_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = _write_mnist(tmp_path)
     (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(ValueError, match=r"train-labels-idx1-ubyte\.gz \(or train-labels-idx1-ubyte\) is not in"):
+    names = r"train-labels-idx1-ubyte\.gz \(or train-labels-idx1-ubyte, train-labels\.idx1-ubyte\)"
+    with pytest.raises(ValueError, match=names + " is not in"):
         load_mnist(tmp_path, verify=False, download=False)
     nowhere = (tmp_path / "no-such-mirror").as_uri() + "/"
     monkeypatch.setattr("agrad.data.MNIST_MIRRORS", [nowhere])

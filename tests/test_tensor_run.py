@@ -108,7 +108,7 @@ def _write_idx(path: Path, data: np.ndarray) -> None:
     path.write_bytes(gzip.compress(head + data.astype(np.uint8).tobytes()))
 
 
-def test_mnist_run_on_idx_files(tmp_path: Path) -> None:
+def test_mnist_run_on_idx_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # a learnable stand-in: class k lights up row k of the 28x28 image
     rng = np.random.default_rng(0)
     data = tmp_path / "mnist"
@@ -121,7 +121,14 @@ def test_mnist_run_on_idx_files(tmp_path: Path) -> None:
         _write_idx(data / f"{split}-labels-idx1-ubyte.gz", y)
     out = tmp_path / "run"
     cfg = TensorConfig(dataset="mnist", data=str(data), verify=False, epochs=3, out=str(out))
+    ticks: list[list[float]] = []
+    figure_bytes = agrad.tensor_run._figure_bytes
+    monkeypatch.setattr(
+        "agrad.tensor_run._figure_bytes", lambda fig: ticks.append(list(fig.axes[-1].get_xticks())) or figure_bytes(fig)
+    )
     assert run(cfg, quiet=True) == 0
+    # the accuracy panel of a 3-epoch run marks whole epochs only (matplotlib alone puts 1.25, 1.5, ... there)
+    assert ticks[0] and all(t == int(t) for t in ticks[0])
     rec = _record(out)
     assert sorted(p.name for p in out.iterdir()) == FILES and rec["test_accuracy"] >= 0.9
     assert load_run(str(out), rec)[1][0].weight.shape == (64, 784)

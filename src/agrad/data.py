@@ -3,7 +3,7 @@
 ``load_digits()`` is scikit-learn's bundled copy of the UCI handwritten digits
 (no network). ``load_mnist(root)`` reads the four standard MNIST IDX files,
 gzipped or not, from ``root``, downloading the archives there on first use
-when the network allows and checking each archive's published SHA-256.
+when the network allows and checking each file's published SHA-256.
 ``DataLoader`` yields shuffled, seeded mini-batches as ``torch.utils.data.DataLoader``
 does for a tensor dataset. NumPy (and scikit-learn for the digits) are
 imported only when used, so ``import agrad`` stays stdlib-only.
@@ -39,12 +39,18 @@ if TYPE_CHECKING:
 else:
     Array = Any
 
-#: Published SHA-256 of the four MNIST archives (TensorFlow's and torchvision's mirrors serve the same bytes).
+#: Published SHA-256 of the four MNIST archives (TensorFlow's and torchvision's mirrors serve the same bytes)
+#: and of the IDX files they unpack to, as many copies of MNIST come (listed beside the archives' sums by MNIST's
+#: users; gzip at its default level, with the files' names, gives archives of exactly the published sizes).
 MNIST_SHA256 = {
     "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
     "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 MNIST_MIRRORS = [
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -165,11 +171,14 @@ def _download(archive: str, root: str) -> None:
 
 
 def _mnist_file(root: str, archive: str, verify: bool, download: bool) -> str:
-    """The path of one MNIST file in root, the .gz archive preferred; download it if missing and allowed."""
-    gz, raw = os.path.join(root, archive), os.path.join(root, archive[:-3])
-    if not os.path.exists(gz) and not os.path.exists(raw):
+    """The path of one MNIST file in root: the .gz archive, else the unpacked file under its name or the
+    dotted name some copies use (``train-images.idx3-ubyte``); download the archive if none is there."""
+    raw = archive[:-3]
+    names = [archive, raw, raw.replace("-idx", ".idx")]
+    found = [os.path.join(root, n) for n in names if os.path.exists(os.path.join(root, n))]
+    if not found:
         if not download:
-            raise ValueError(f"MNIST file {archive} (or {archive[:-3]}) is not in {root} (download=False)")
+            raise ValueError(f"MNIST file {archive} (or {raw}, {names[2]}) is not in {root} (download=False)")
         made, p = [], os.path.normpath(root)
         while p and not os.path.lexists(p):  # the folders makedirs will make, innermost first
             made.append(p)
@@ -182,19 +191,16 @@ def _mnist_file(root: str, archive: str, verify: bool, download: bool) -> str:
                 with contextlib.suppress(OSError):
                     os.rmdir(folder)
             raise
-    path = gz if os.path.exists(gz) else raw
+        found = [os.path.join(root, archive)]
+    path = found[0]
     if not os.path.isfile(path):
         raise ValueError(f"{path} is not a regular file")
     if verify:
-        if path == raw:
-            raise ValueError(
-                f"{path} is uncompressed, and SHA-256 sums are published only for the .gz archives: "
-                f"keep {archive} in {root}, or pass verify=False to read the uncompressed file unchecked"
-            )
+        published = MNIST_SHA256[archive if path.endswith(".gz") else raw]
         digest = _sha256(path)
-        if digest != MNIST_SHA256[archive]:
+        if digest != published:
             raise ValueError(
-                f"{path} has SHA-256 {digest}, expected the published {MNIST_SHA256[archive]}: "
+                f"{path} has SHA-256 {digest}, expected the published {published}: "
                 "the file is damaged or not MNIST's (pass verify=False only for files you made yourself)"
             )
     return path
@@ -206,10 +212,12 @@ def load_mnist(
     """MNIST as ``(X_train, y_train), (X_test, y_test)``: ``X`` uint8 (n, 784), flattened 28x28 images; ``y`` 0..9.
 
     Reads ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
-    ``t10k-labels-idx1-ubyte`` from ``root``, each gzipped (``.gz``) or not. A missing file is
+    ``t10k-labels-idx1-ubyte`` from ``root``, each gzipped (``.gz``) or not (also under the dotted
+    names some copies use, ``train-images.idx3-ubyte``). A missing file is
     downloaded into ``root`` when ``download`` is true and the network allows. With ``verify``
-    (the default) each archive must match its published SHA-256 (``MNIST_SHA256``); pass
-    ``verify=False`` for IDX files you wrote yourself. Any damage is a ValueError naming the file.
+    (the default) each file, archive or unpacked, must match its published SHA-256
+    (``MNIST_SHA256``); pass ``verify=False`` for IDX files you wrote yourself. Any damage is a
+    ValueError naming the file.
 
     >>> import gzip, os, tempfile
     >>> root = tempfile.mkdtemp()

@@ -284,6 +284,7 @@ def plots(cfg: TensorConfig, split: Split, r: Result) -> dict[str, bytes]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     out = {}
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
@@ -294,6 +295,7 @@ def plots(cfg: TensorConfig, split: Split, r: Result) -> dict[str, bytes]:
     b.plot(epochs, [100 * x for x in r.test_accuracy], "o-", label="held out")
     b.set(xlabel="epoch", ylabel="accuracy (%)", title=f"accuracy (held out {r.test_accuracy[-1]:.1%})")
     b.legend()
+    b.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 1.25 between 1 and 2 on a short run
     for ax in (a, b):
         ax.grid(alpha=0.3)
     out["loss.png"] = _figure_bytes(fig)
