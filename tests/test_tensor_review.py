@@ -131,3 +131,58 @@ def test_forward_mode_of_zero_to_a_tensor_power_is_zero_not_nan() -> None:
     _, t = agrad.jvp(lambda x: 0.0**x, (a,), (np.ones(3),))
     _, tt = torch.func.jvp(lambda x: 0.0**x, (torch.tensor(a),), (torch.ones(3, dtype=torch.float64),))
     np.testing.assert_array_equal(t, tt.numpy())  # [0, 0, 0], was [nan, 0, 0]
+
+
+POW_BASES = [0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.5]
+POW_EXPONENTS = [0.5, 1.5, 2.0, -0.5, 0.0, 0.7, -1.5]
+
+
+@pytest.mark.parametrize("kind", ["array", "tensor"])
+def test_a_constant_base_with_zeros_to_a_tensor_power_matches_torch_in_every_mode(kind: str) -> None:
+    # forward mode gave the constant base a tangent of zeros, and zeros times d/dbase = y * 0 ** (y - 1) = inf
+    # was nan; the tangent of 0 ** y at y > 0 is 0, as torch (and the scalar engine) give
+    b, a = np.array(POW_BASES), np.array(POW_EXPONENTS)
+    base = Tensor(b) if kind == "tensor" else b
+    w = np.linspace(0.5, 2.0, len(a))
+    bt, wt, ones = torch.tensor(b), torch.tensor(w), torch.ones(len(a), dtype=torch.float64)
+
+    def f(x: object) -> object:
+        return (base**x * w).sum()
+
+    def ft(x: torch.Tensor) -> torch.Tensor:
+        return (bt**x * wt).sum()
+
+    def elementwise(x: object) -> object:
+        return base**x
+
+    x, v = torch.tensor(a), np.ones(len(a))
+    second = torch.func.jvp(torch.func.grad(ft), (x,), (ones,))[1]  # the Hessian's diagonal, forward over reverse
+    cases = [
+        (agrad.jvp(elementwise, (a,), (v,))[1], torch.func.jvp(lambda x: bt**x, (x,), (ones,))[1]),
+        (agrad.grad(f)(a), torch.func.grad(ft)(x)),
+        (agrad.jvp(agrad.grad(f), (a,), (v,))[1], second),
+        # reverse over forward (the tangents then form a graph) is the same diagonal; torch's own reverse over
+        # forward gives nan where the base is 0, its mask leaking into the second pass
+        (agrad.grad(lambda x: agrad.jvp(f, (x,), (v,))[1])(a), second),
+    ]
+    for got, want in cases:
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-14, atol=0)
+    assert np.isfinite(cases[0][0][:3]).all() and not cases[0][0][:3].any()  # 0, not nan, at y > 0
+    # the scalar engine's rule for a float base gives the same numbers, element by element
+    scalar = [agrad.jvp(lambda y, c=c: c**y, (y,), (1.0,))[1] for c, y in zip(POW_BASES, POW_EXPONENTS)]
+    np.testing.assert_allclose(cases[0][0], scalar, rtol=1e-15, atol=0)
+
+
+def test_forward_mode_leaves_out_a_constant_operand_where_its_term_would_be_inf_times_zero() -> None:
+    # x / c overflowing to inf, and x = inf times a constant: the constant's term was 0 * inf = nan
+    ones, t64 = (np.ones(1),), torch.float64
+    cases = [
+        (lambda x: x / np.array([0.5]), lambda x: x / torch.tensor([0.5], dtype=t64), lambda x: x / 0.5, 1e308),
+        (lambda x: x * np.array([2.0]), lambda x: x * torch.tensor([2.0], dtype=t64), lambda x: x * 2.0, np.inf),
+        (lambda x: np.array([2.0]) - x / 0.5, lambda x: 2.0 - x / 0.5, lambda x: 2.0 - x / 0.5, 1e308),
+    ]
+    for f, ft, fs, x in cases:
+        _, got = agrad.jvp(f, (np.array([x]),), ones)
+        _, want = torch.func.jvp(ft, (torch.tensor([x], dtype=t64),), (torch.ones(1, dtype=t64),))
+        np.testing.assert_array_equal(got, want.numpy())
+        assert agrad.jvp(fs, (float(x),), (1.0,))[1] == float(want[0])  # the scalar engine agrees

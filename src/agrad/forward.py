@@ -16,12 +16,13 @@ own, the bug known as perturbation confusion.
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from typing import Any
 
 from agrad._checks import quote
 from agrad.modes import ANOMALY, mode
-from agrad.rules import RULES
+from agrad.rules import RULES, ZERO
 from agrad.value import Value, _number
 
 _tags = itertools.count(1)  # next() on a count is atomic in CPython, so threads get distinct tags
@@ -35,38 +36,6 @@ def new_tag() -> int:
     """
     return next(_tags)
 
-
-class _Zero:
-    """The tangent of a constant operand: a symbolic zero, as in JAX.
-
-    ``0.0 * inf`` is nan, so a float zero would let the partial derivative for a
-    constant leak into the result (``0 ** y`` has partial ``y * 0 ** (y - 1) = inf``
-    for its base). Any product with ``_Zero`` is ``_Zero``, and a sum drops it.
-    """
-
-    __slots__ = ()
-
-    def __mul__(self, other: object) -> _Zero:
-        return self
-
-    __rmul__ = __truediv__ = __mul__
-
-    def __neg__(self) -> _Zero:
-        return self
-
-    def __add__(self, other: object) -> Any:
-        return other
-
-    __radd__ = __rsub__ = __add__
-
-    def __sub__(self, other: Any) -> Any:
-        return -other
-
-    def __repr__(self) -> str:
-        return "ZERO"
-
-
-ZERO = _Zero()
 
 _NARY = ("sum", "dot")  # their rules call agrad.sum / agrad.dot, which want numbers, and hide no 0 * inf
 
@@ -348,35 +317,43 @@ def push(order: list[Any], dots: dict[Any, Any], graph: bool) -> None:
     >>> dots = {x: np.array([1.0, 0.0])}; push(toposort(y), dots, False); float(dots[y])  # 2x . (1, 0)
     2.0
     """
-    from agrad.tensor import Tensor, _is_array, quiet_walk, sum_to
+    from agrad.tensor import Tensor, _is_array, broadcast_to, quiet_walk, sum_to
 
     with quiet_walk():  # the rules run on raw arrays: NumPy's IEEE warnings off
         for node in order:
             if node in dots or not any(type(c) is Tensor and c in dots for c in node._children):
                 continue
             args = node._children
-            x_dots = tuple(_tangent_of(a, dots) for a in args)
-            rule = RULES[node._op].jvp
+            prim = RULES[node._op]
+            # a scalar op's rule takes ZERO for a constant operand and leaves its term out (0 * inf is nan);
+            # a Tensor-only rule (where, concatenate, ...) gets an array of zeros, which it can place
+            x_dots = tuple(_tangent_of(a, dots, not prim.tensor_only) for a in args)
+            rule = prim.jvp
             if graph:
                 # constant arrays as constant Tensors: a library may refuse a Tensor on its right
                 x_dots = tuple(Tensor(d) if _is_array(d) else d for d in x_dots)
                 d = rule(x_dots, node, *args)
             else:
                 d = rule(x_dots, node.data, *[a.data if type(a) is Tensor else a for a in args])
-            dots[node] = sum_to(d, node) if _shape(d) != node.shape else d
+            if _shape(d) != node.shape:  # a term left out (ZERO) may have taken the broadcast with it: put it back
+                d = broadcast_to(d, node.shape) if math.prod(_shape(d)) < math.prod(node.shape) else sum_to(d, node)
+            dots[node] = d
 
 
 def _shape(x: Any) -> tuple[int, ...]:
     return tuple(getattr(x, "shape", ()))
 
 
-def _tangent_of(a: Any, dots: dict[Any, Any]) -> Any:
-    """An operand's tangent: its own, zeros for an array or a Tensor no tangent reached, ZERO for a parameter."""
+def _tangent_of(a: Any, dots: dict[Any, Any], symbolic: bool) -> Any:
+    """An operand's tangent: its own; for a constant (an array, a number, a Tensor no tangent reached) ZERO
+    if ``symbolic``, else zeros of its shape; ZERO for a parameter."""
     from agrad.tensor import Tensor, _is_array
 
     if type(a) is Tensor:
         d = dots.get(a)
-        return d if d is not None else a._xp.zeros_like(a.data)
+        return d if d is not None else ZERO if symbolic else a._xp.zeros_like(a.data)
+    if symbolic:
+        return ZERO
     if _is_array(a):
         from agrad.tensor import namespace
 

@@ -116,18 +116,60 @@ def _identity(x: X) -> X:
     return x
 
 
+class _Zero:
+    """The tangent of a constant operand: a symbolic zero, as in JAX.
+
+    ``0.0 * inf`` is nan, so a float zero would let the partial derivative for a
+    constant leak into the result (``0 ** y`` has partial ``y * 0 ** (y - 1) = inf``
+    for its base). Any product with ``_Zero`` is ``_Zero``, and ``_plus`` drops it.
+    Forward mode gives it to the rules of the scalar ops for every constant
+    operand, numbers and arrays alike (see ``agrad.forward``).
+    """
+
+    __slots__ = ()
+
+    def __mul__(self, other: object) -> _Zero:
+        return self
+
+    __rmul__ = __truediv__ = __mul__
+
+    def __neg__(self) -> _Zero:
+        return self
+
+    def __add__(self, other: object) -> Any:
+        return other
+
+    __radd__ = __rsub__ = __add__
+
+    def __sub__(self, other: Any) -> Any:
+        return -other
+
+    def __repr__(self) -> str:
+        return "ZERO"
+
+
+ZERO = _Zero()
+
+
+def _plus(a: X, b: X) -> X:
+    """a + b for two tangent terms, either of which may be ZERO: an array library may refuse ZERO on its right."""
+    return b if a is ZERO else a if b is ZERO else a + b
+
+
 # fmt: off
+# The JVP rules of the scalar ops meet ZERO, the tangent of a constant operand: each tangent stands on
+# the left of its product and terms are summed with _plus, so ZERO never reaches an array library.
 def add_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, g
-def add_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] + x_dots[1]
+def add_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return _plus(x_dots[0], x_dots[1])
 
 def sub_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g, -g
-def sub_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] - x_dots[1]
+def sub_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return _plus(x_dots[0], -x_dots[1])
 
 def mul_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return g * y, g * x
-def mul_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return x_dots[0] * y + x * x_dots[1]
+def mul_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return _plus(x_dots[0] * y, x_dots[1] * x)
 
 def div_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: return _div(g, y), _div(-g * out, y)
-def div_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return _div(x_dots[0] - out * x_dots[1], y)
+def div_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return _div(_plus(x_dots[0], -(x_dots[1] * out)), y)
 
 def neg_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (-g,)
 def neg_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return -x_dots[0]
@@ -165,11 +207,10 @@ def pow_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]:
     x, y = _like(x, out), _like(y, out)
     return g * _dpow_dx(x, y), g * _dpow_dy(out, x, y)
 def pow_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
-    number_base = type(x) is float and hasattr(_d(out), "shape")  # on arrays only: a Dual's base arrives as a float
     x, y = _like(x, out), _like(y, out)
-    dy = x_dots[1] * _dpow_dy(out, x, y)
-    # a number base has no tangent: its term, 0 times d/dx = inf at 0 ** 0.5, would be nan (torch skips it too)
-    return dy if number_base else x_dots[0] * _dpow_dx(x, y) + dy
+    # a constant's partial is not even formed: 0 times d/dx = inf at 0 ** 0.5 would be nan (torch skips it too)
+    dx = ZERO if x_dots[0] is ZERO else x_dots[0] * _dpow_dx(x, y)
+    return _plus(dx, ZERO if x_dots[1] is ZERO else x_dots[1] * _dpow_dy(out, x, y))
 
 def exp_vjp(g: X, out: X, x: X) -> tuple[X, ...]: return (g * out,)
 def exp_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return x_dots[0] * out
@@ -226,10 +267,10 @@ def _pick(x: X, y: X, smaller: bool) -> tuple[Any, Any]:
     return 0.0 if lose_x else 1.0, 0.0 if lose_y else 1.0
 def min_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, True); return g * a, g * b
 def min_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
-    a, b = _pick(x, y, True); return x_dots[0] * a + x_dots[1] * b
+    a, b = _pick(x, y, True); return _plus(x_dots[0] * a, x_dots[1] * b)
 def max_vjp(g: X, out: X, x: X, y: X) -> tuple[X, ...]: a, b = _pick(x, y, False); return g * a, g * b
 def max_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X:
-    a, b = _pick(x, y, False); return x_dots[0] * a + x_dots[1] * b
+    a, b = _pick(x, y, False); return _plus(x_dots[0] * a, x_dots[1] * b)
 
 def sum_vjp(g: X, out: X, *xs: X) -> tuple[X, ...]: return (g,) * len(xs)
 def sum_jvp(x_dots: tuple[X, ...], out: X, *xs: X) -> X: return _sum(x_dots)
