@@ -141,3 +141,55 @@ def test_gradcheck_and_gradgradcheck_every_tensor_op(name: str, k: int) -> None:
 def test_gradcheck_catches_a_wrong_array_derivative() -> None:
     with pytest.raises(agrad.GradcheckError, match=r"d out\[0\]\[0\] / d input 0\[0\]"):
         agrad.gradcheck(lambda x: x * float(x.sum()), [np.array([1.0, 2.0])])
+
+
+# A float argument that meets a Tensor or an array inside f: JAX treats the float as a 0-d array; agrad runs f
+# again with it as a 0-d Tensor (the first run, on Values, stops at the mix) and gives floats back for it.
+T2 = np.array([1.0, 2.0])
+MIXES = [
+    (lambda s: (s * Tensor(T2)).sum(), lambda s: (s * torch.tensor(T2)).sum()),
+    (lambda s: (Tensor(T2) ** s).sum(), lambda s: (torch.tensor(T2) ** s).sum()),
+    (lambda s: agrad.sin(s) * (s + T2).sum(), lambda s: torch.sin(s) * (s + torch.tensor(T2)).sum()),
+    (lambda s: agrad.maximum(s * s, Tensor(T2) * 4).sum(), lambda s: torch.maximum(s * s, torch.tensor(T2) * 4).sum()),
+]
+
+
+@pytest.mark.parametrize("k", range(len(MIXES)))
+def test_a_float_argument_that_meets_a_tensor_is_a_0d_array_as_in_jax(k: int) -> None:
+    f, ft = MIXES[k]
+    s, st, one = 3.0, torch.tensor(3.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64)
+    g = agrad.grad(f)(s)
+    assert type(g) is float and g == pytest.approx(tf.grad(ft)(st).item(), rel=1e-13)
+    value, g2 = agrad.value_and_grad(f)(s)
+    assert g2 == g and float(value) == pytest.approx(ft(st).item(), rel=1e-13)
+    out, tangent = agrad.jvp(f, (s,), (1.0,))
+    want_out, want_tangent = tf.jvp(ft, (st,), (one,))
+    assert float(out) == pytest.approx(want_out.item(), rel=1e-13)
+    assert float(tangent) == pytest.approx(want_tangent.item(), rel=1e-13)
+    second = tf.grad(tf.grad(ft))(st).item()
+    for got in (agrad.grad(agrad.grad(f))(s), agrad.hvp(f, (s,), (1.0,))[0], agrad.hessian(f)(s)[0][0]):
+        assert float(got) == pytest.approx(second, rel=1e-12, abs=1e-15)
+    _, back = agrad.vjp(f, s)
+    assert back(np.array(2.0)) == (pytest.approx(2 * g, rel=1e-13),)
+
+
+def test_two_float_arguments_meeting_an_array_give_jaxs_jacobians() -> None:
+    def f(a: Any, b: Any) -> Any:
+        return a * b * Tensor([1.0, 2.0, 3.0])
+
+    def ft(a: Any, b: Any) -> Any:
+        return a * b * torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+
+    a, b = torch.tensor(2.0, dtype=torch.float64), torch.tensor(5.0, dtype=torch.float64)
+    want = tf.jacrev(ft, argnums=(0, 1))(a, b)
+    for jac in (agrad.jacrev, agrad.jacfwd, agrad.jacobian):
+        same(jac(f)(2.0, 5.0), want)
+    assert agrad.grad(lambda a, b: f(a, b).sum(), argnums=(0, 1))(2.0, 5.0) == (30.0, 12.0)
+
+
+def test_a_value_that_is_not_a_float_argument_still_may_not_meet_a_tensor() -> None:
+    w = agrad.Value(2.0)  # a parameter of the scalar engine: no transform can lift it
+    with pytest.raises(TypeError, match=r"\* mixes a Tensor with a Value; convert the Value with Tensor\(v.data\)"):
+        agrad.grad(lambda s: (w * Tensor(T2)).sum() + s)(1.0)
+    with pytest.raises(TypeError, match=r"\+ mixes a Value with an array"):
+        _ = w + T2

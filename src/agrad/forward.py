@@ -23,7 +23,8 @@ from typing import Any
 from agrad._checks import quote
 from agrad.modes import ANOMALY, mode
 from agrad.rules import RULES, ZERO
-from agrad.value import Value, _number
+from agrad.tensor import Tensor
+from agrad.value import MixError, Value, _number
 
 _tags = itertools.count(1)  # next() on a count is atomic in CPython, so threads get distinct tags
 
@@ -261,9 +262,17 @@ def _other_data(x: object) -> float:
     return _data(x)
 
 
+def _is_array_or_tensor(a: object) -> bool:
+    return isinstance(a, Tensor) or hasattr(type(a), "__array_namespace__")
+
+
 def _binop(op: str, x: Any, y: Any) -> Any:
-    """An operator: NotImplemented for a foreign operand, so Python can try its other side."""
-    return _apply(op, x, y) if _scalar(x) and _scalar(y) else NotImplemented
+    """An operator: NotImplemented for a foreign operand, so Python can try its other side; an array is a MixError."""
+    if _scalar(x) and _scalar(y):
+        return _apply(op, x, y)
+    if any(hasattr(type(a), "__array_namespace__") for a in (x, y)):
+        raise MixError(f"{op} mixes a forward-mode Dual with an array; use Tensors, or float(a) for one element")
+    return NotImplemented
 
 
 def _apply(op: str, *args: Any) -> Dual:
@@ -273,7 +282,8 @@ def _apply(op: str, *args: Any) -> Dual:
         if type(a) is Dual:
             tag = max(tag, a.tag)
         elif not _scalar(a):
-            raise TypeError(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {quote(a)}")
+            error = MixError if _is_array_or_tensor(a) else TypeError  # a transform may retry f on Tensors
+            raise error(f"agrad.{op} expects Duals, Values or real numbers, got {type(a).__name__}: {quote(a)}")
     zero = 0.0 if op in _NARY else ZERO
     primals = tuple(
         a.primal if type(a) is Dual and a.tag == tag else a if isinstance(a, (Dual, Value)) else _number(a)
@@ -317,7 +327,7 @@ def push(order: list[Any], dots: dict[Any, Any], graph: bool) -> None:
     >>> dots = {x: np.array([1.0, 0.0])}; push(toposort(y), dots, False); float(dots[y])  # 2x . (1, 0)
     2.0
     """
-    from agrad.tensor import Tensor, _is_array, broadcast_to, quiet_walk, sum_to
+    from agrad.tensor import _is_array, broadcast_to, quiet_walk, sum_to
 
     with quiet_walk():  # the rules run on raw arrays: NumPy's IEEE warnings off
         for node in order:
@@ -347,7 +357,7 @@ def _shape(x: Any) -> tuple[int, ...]:
 def _tangent_of(a: Any, dots: dict[Any, Any], symbolic: bool) -> Any:
     """An operand's tangent: its own; for a constant (an array, a number, a Tensor no tangent reached) ZERO
     if ``symbolic``, else zeros of its shape; ZERO for a parameter."""
-    from agrad.tensor import Tensor, _is_array
+    from agrad.tensor import _is_array
 
     if type(a) is Tensor:
         d = dots.get(a)

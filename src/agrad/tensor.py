@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from agrad._checks import quote
 from agrad.modes import ANOMALY, NO_GRAD, enable_grad, mode
-from agrad.value import NODE_TYPES, Value, _number, exp, log
+from agrad.value import NODE_TYPES, MixError, Value, _number, exp, log
 
 Array = Any  # an array of some array-API library
 Index = Any
@@ -857,9 +857,10 @@ def _operand(x: object, op: str) -> Any:
     """A Tensor or array stays itself; a real number becomes float; anything else is a TypeError."""
     if type(x) is Tensor:
         return x
-    if isinstance(x, Value):
-        raise TypeError(
-            f"{op} mixes a Tensor with a Value; convert the Value with Tensor(v.data) (a new constant), "
+    if isinstance(x, Value) or hasattr(x, "tangent"):  # a Value, or a forward-mode Dual (agrad.forward)
+        kind = "Value" if isinstance(x, Value) else "forward-mode Dual"
+        raise MixError(
+            f"{op} mixes a Tensor with a {kind}; convert the {kind} with Tensor(v.data) (a new constant), "
             "or the one-element Tensor with t.item() (a float, cut from the graph)"
         )
     if _is_array(x):

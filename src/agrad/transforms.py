@@ -36,7 +36,7 @@ from agrad.backprop import pull, toposort
 from agrad.forward import Dual, _scalar, new_tag, push
 from agrad.modes import enable_grad
 from agrad.tensor import Tensor, _is_array, quiet_walk
-from agrad.value import NODE_TYPES, Value, _number
+from agrad.value import NODE_TYPES, MixError, Value, _number
 
 Fn = Callable[..., Any]
 
@@ -279,15 +279,31 @@ def _plain(x: Any) -> Any:
 
 
 class _Traced:
-    """f run on fresh leaves for the arguments in argnums, ready to be pulled back."""
+    """f run on fresh leaves for the arguments in argnums, ready to be pulled back.
+
+    A float argument's leaf is a Value. If f mixes it with a Tensor or an array (a
+    ``MixError``), f runs again with those floats as 0-d Tensor leaves, as JAX treats
+    a float as a 0-d array, and their derivatives come back as floats.
+    """
 
     def __init__(
         self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any] | None = None
     ) -> None:
+        self.lifted: list[bool] = []  # per leaf: a float argument made a 0-d Tensor
+        try:
+            self._run(f, args, argnums, name, kwargs or {}, lift=False)
+        except MixError:
+            if not any(type(leaf) is _Leaf for leaf in self.leaves):
+                raise  # no float argument to lift: the mix is f's own
+            self._run(f, args, argnums, name, kwargs or {}, lift=True)
+
+    def _run(
+        self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any], lift: bool
+    ) -> None:
         self.leaves: list[Any] = []
         try:
             with enable_grad():  # as torch.func.grad: an outer no_grad() does not stop a transform
-                self._trace(f, args, argnums, name, kwargs or {})
+                self._trace(f, args, argnums, name, kwargs, lift)
         finally:
             for leaf in self.leaves:
                 if isinstance(leaf, Tensor):
@@ -295,14 +311,18 @@ class _Traced:
                 else:
                     leaf.active = False
 
-    def _trace(self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any]) -> None:
+    def _trace(
+        self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any], lift: bool
+    ) -> None:
         nums = _argnums(argnums, len(args), name)
         call = list(args)
-        for i in nums:
+        self.lifted = [False] * len(nums)
+        for k, i in enumerate(nums):
             x = _scalar_arg(args[i], f"{name}: argument {i}")
             leaf: Any
             if type(x) is float:
-                leaf = _Leaf(x)
+                leaf = Tensor(x, requires_grad=True) if lift else _Leaf(x)
+                self.lifted[k] = lift
                 call[i] = leaf
             elif isinstance(x, Tensor) or _is_array(x):
                 data = x.data if isinstance(x, Tensor) else x
@@ -323,6 +343,8 @@ class _Traced:
         """Gradients for the leaves, and whether the result must stay a Value (see _walk)."""
         with enable_grad():
             grads, foreign = _pullback(ys, cts, self.leaves)
+        # a float argument run as a 0-d Tensor gets a float back, as if it had run as a Value
+        grads = [float(g) if lifted and _is_array(g) else g for g, lifted in zip(grads, self.lifted)]
         return grads, foreign
 
     def value(self, out: Any, keep: bool) -> Any:
@@ -414,8 +436,18 @@ def jvp(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, An
     if seqs and any(isinstance(p, Tensor) or _is_array(p) for p in (*primals, *tangents)):
         tree, ps, ts = _push_tensors(f, primals, tangents)
     else:
-        tree, ps, ts = _push(f, primals, tangents)
+        try:
+            tree, ps, ts = _push(f, primals, tangents)
+        except MixError:
+            if not _all_numbers(primals):
+                raise
+            tree, ps, ts = _push_tensors(f, primals, tangents)  # f meets arrays: the floats as 0-d Tensors, as JAX
     return tree.rebuild(ps), tree.rebuild(ts)
+
+
+def _all_numbers(xs: Sequence[Any]) -> bool:
+    """Every x a plain real number: arguments that can run again as 0-d Tensors when f meets an array."""
+    return all(isinstance(x, numbers.Real) and not isinstance(x, (bool, Value)) and not _is_array(x) for x in xs)
 
 
 def _push_tensors(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[_Tree, list[Any], list[Any]]:
@@ -527,7 +559,12 @@ def jacfwd(f: Fn, argnums: ArgNums | None = None) -> Fn:
         columns = []
         for j in cols:
             g = _freeze(f, args, cols, kwargs)
-            tree, _, ts = _push(g, [args[k] for k in cols], [float(k == j) for k in cols])
+            try:
+                tree, _, ts = _push(g, [args[k] for k in cols], [float(k == j) for k in cols])
+            except MixError:
+                if not _all_numbers([args[k] for k in cols]):
+                    raise
+                return _array_jacobian_by_forward(_freeze(f, (), (), kwargs), args, cols, nums)
             columns.append(ts)
         rows = [list(r) for r in zip(*columns)]
         return _shape(rows, tree, nums)
@@ -678,6 +715,11 @@ def jacobian(f: Fn, argnums: ArgNums | None = None) -> Fn:
             return jacfwd(f, argnums)(*args, **kwargs)  # one input: one forward pass, whatever the outputs
         t = _Traced(f, args, nums, "jacobian", kwargs)  # the reverse-mode trace tells the number of outputs
         tree = _Tree(t.out, "jacobian")
+        if any(t.lifted):  # f met an array: the floats ran as 0-d Tensors, and the Jacobian is arrays
+            n_out = sum(math.prod(getattr(y, "shape", ())) for y in tree.leaves)
+            if len(t.leaves) <= n_out:
+                return jacfwd(f, argnums)(*args, **kwargs)
+            return _array_jacobian_by_reverse(t, tree, nums)
         if len(t.leaves) <= len(tree.leaves):
             return jacfwd(f, argnums)(*args, **kwargs)
         return _rows_by_reverse(t, tree, nums)

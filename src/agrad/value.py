@@ -45,6 +45,25 @@ def _number(x: object) -> float | None:
     return None
 
 
+class MixError(TypeError):
+    """A Value or a forward-mode Dual met a Tensor or an array: a TypeError that names both sides.
+
+    A transform called with floats catches it and runs ``f`` again with those floats as
+    0-d Tensors, as JAX treats a float argument as a 0-d array.
+    """
+
+
+def _other(x: object, op: str) -> float | None:
+    """A Value operator's other operand: a number as float; an array is a MixError; else None (Python's turn)."""
+    o = _number(x)
+    if o is None and hasattr(type(x), "__array_namespace__"):
+        raise MixError(
+            f"{op} mixes a Value with an array; use Tensor(v.data) for the Value (a new constant), "
+            "or float(a) for a one-element array"
+        )
+    return o
+
+
 def _operand(x: object) -> Value | float | None:
     """A Value stays itself, a real number becomes float, anything else None."""
     if isinstance(x, Value):
@@ -121,53 +140,53 @@ class Value:
     def __add__(self, other: object) -> Value:
         if isinstance(other, Value):
             return Value(self.data + other.data, (self, other), "+")
-        o = other if type(other) is float else _number(other)
+        o = other if type(other) is float else _other(other, "+")
         return NotImplemented if o is None else Value(self.data + o, (self, o), "+")
 
     def __radd__(self, other: object) -> Value:
-        o = _number(other)
+        o = _other(other, "+")
         return NotImplemented if o is None else Value(o + self.data, (o, self), "+")
 
     def __sub__(self, other: object) -> Value:
         if isinstance(other, Value):
             return Value(self.data - other.data, (self, other), "-")
-        o = other if type(other) is float else _number(other)
+        o = other if type(other) is float else _other(other, "-")
         return NotImplemented if o is None else Value(self.data - o, (self, o), "-")
 
     def __rsub__(self, other: object) -> Value:
-        o = _number(other)
+        o = _other(other, "-")
         return NotImplemented if o is None else Value(o - self.data, (o, self), "-")
 
     def __mul__(self, other: object) -> Value:
         if isinstance(other, Value):
             return Value(self.data * other.data, (self, other), "*")
-        o = other if type(other) is float else _number(other)
+        o = other if type(other) is float else _other(other, "*")
         return NotImplemented if o is None else Value(self.data * o, (self, o), "*")
 
     def __rmul__(self, other: object) -> Value:
-        o = _number(other)
+        o = _other(other, "*")
         return NotImplemented if o is None else Value(o * self.data, (o, self), "*")
 
     def __truediv__(self, other: object) -> Value:
         if isinstance(other, Value):
             return Value(K.div(self.data, other.data), (self, other), "/")
-        o = other if type(other) is float else _number(other)
+        o = other if type(other) is float else _other(other, "/")
         return NotImplemented if o is None else Value(K.div(self.data, o), (self, o), "/")
 
     def __rtruediv__(self, other: object) -> Value:
-        o = _number(other)
+        o = _other(other, "/")
         return NotImplemented if o is None else Value(K.div(o, self.data), (o, self), "/")
 
     def __pow__(self, other: object) -> Value:
         if isinstance(other, Value):
             return Value(K.pow(self.data, other.data), (self, other), "pow")
-        o = other if type(other) is float else _number(other)
+        o = other if type(other) is float else _other(other, "**")
         if o is None:
             return NotImplemented
         return Value(K.pow(self.data, o), (self, o), "**")  # x ** c, micrograd's op: only x gets a gradient
 
     def __rpow__(self, other: object) -> Value:
-        o = _number(other)
+        o = _other(other, "**")
         return NotImplemented if o is None else Value(K.pow(o, self.data), (o, self), "pow")
 
     def __neg__(self) -> Value:
