@@ -82,6 +82,8 @@ def test_predict_and_eval_use_the_run(digits_run: tuple[Path, float], tmp_path: 
         (",".join(["17"] * 64), r"pixel values must lie in \[0, 16\]"),
         ("a,b", "comma-separated pixel values or a .npy file"),
         ("missing.npy", "cannot read 'missing.npy'"),
+        # pixels already divided by 16 (as a model's input is): once classified silently, all wrong
+        (",".join(["0.5"] * 64), r"look scaled to \[0, 1\] \(fractions, at most 0.5\); give raw values 0..16"),
     ],
 )
 def test_bad_images_are_one_clear_error(digits_run: tuple[Path, float], text: str, message: str) -> None:

@@ -482,6 +482,11 @@ def read_images(cfg: TensorConfig, inputs: Sequence[str]) -> Any:
             raise RunError(
                 f"{text[:60]!r}: pixel values must lie in [0, {scale:g}] as the {cfg.dataset} data set has them"
             )
+        if a.max() <= 1 and (a != np.round(a)).any():  # raw pixels are whole numbers: these were divided already
+            raise RunError(
+                f"{text[:60]!r}: pixel values look scaled to [0, 1] (fractions, at most {a.max():g}); "
+                f"give raw values 0..{scale:g} as the {cfg.dataset} data set has them (multiply by {scale:g})"
+            )
         rows.append(a / scale)
     return np.concatenate(rows).astype(np.float32)
 
