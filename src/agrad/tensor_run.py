@@ -103,7 +103,6 @@ def load_split(cfg: TensorConfig) -> Split:
     >>> s.X_train.shape, s.X_test.shape, s.X_train.dtype.name, float(s.X_train.max())
     ((1437, 64), (360, 64), 'float32', 1.0)
     """
-    import numpy as np
 
     scale = SCALE[cfg.dataset]
     if cfg.dataset == "digits":
@@ -113,7 +112,17 @@ def load_split(cfg: TensorConfig) -> Split:
         if not cfg.data:
             raise RunError("--dataset mnist needs --data DIR, the folder that holds (or will hold) the MNIST files")
         (Xtr, ytr), (Xte, yte) = load_mnist(cfg.data, verify=cfg.verify)
-    return Split(*(a if i % 2 else (a / scale).astype(np.float32) for i, a in enumerate((Xtr, ytr, Xte, yte))))
+    return Split(_scaled(Xtr, scale), ytr, _scaled(Xte, scale), yte)
+
+
+def _scaled(X: Any, scale: float) -> Any:
+    """X / scale as float32, divided in place: for every pixel 0..255 the same numbers as dividing in float64
+    and rounding, without that float64 copy (376 MB for MNIST's training images)."""
+    import numpy as np
+
+    x = X.astype(np.float32)
+    x /= np.float32(scale)
+    return x
 
 
 def make_model(inputs: int, hidden: Sequence[int], seed: int) -> Sequential:
