@@ -186,3 +186,14 @@ def test_forward_mode_leaves_out_a_constant_operand_where_its_term_would_be_inf_
         _, want = torch.func.jvp(ft, (torch.tensor([x], dtype=t64),), (torch.ones(1, dtype=t64),))
         np.testing.assert_array_equal(got, want.numpy())
         assert agrad.jvp(fs, (float(x),), (1.0,))[1] == float(want[0])  # the scalar engine agrees
+
+
+def test_jacfwd_holds_the_other_inputs_constant_so_their_nan_partials_stay_out() -> None:
+    # d2/db2 of b ** y at b = -1, y = 2 is 2 (b ** 2); jacfwd seeded y with zeros, and zeros times d/dy = out * log(-1)
+    # = nan was nan (JAX gives nan too); torch's Hessian and the scalar engine's give 2
+    b, y = np.array([-1.0, 2.0]), np.array([2.0, 0.7])
+    H = agrad.hessian(lambda b, y: (b**y).sum())(b, y)
+    Ht = torch.autograd.functional.hessian(lambda b, y: (b**y).sum(), (torch.tensor(b), torch.tensor(y)))
+    np.testing.assert_allclose(H[0][0], Ht[0][0].numpy(), rtol=1e-14)  # [[2, 0], [0, -0.085]]
+    assert H[1][1][1, 1] == pytest.approx(Ht[1][1][1, 1].item(), rel=1e-14)  # 2 ** 0.7 log(2) ** 2, away from b < 0
+    assert agrad.hessian(lambda b, y: b**y)(-1.0, 2.0)[0][0] == H[0][0][0, 0] == 2.0

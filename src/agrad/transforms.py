@@ -35,6 +35,7 @@ from agrad._checks import MAX_NESTING, quote, too_deep
 from agrad.backprop import pull, toposort
 from agrad.forward import Dual, _scalar, new_tag, push
 from agrad.modes import enable_grad
+from agrad.rules import ZERO
 from agrad.tensor import Tensor, _is_array, quiet_walk
 from agrad.value import NODE_TYPES, MixError, Value, _number
 
@@ -458,11 +459,13 @@ def _push_tensors(f: Fn, primals: Sequence[Any], tangents: Sequence[Any]) -> tup
     if len(primals) != len(tangents):
         raise ValueError(f"jvp needs one tangent per primal, got {len(primals)} primals and {len(tangents)} tangents")
     ps = [_scalar_arg(p, f"jvp: primal {i}") for i, p in enumerate(primals)]
-    ts = [_scalar_arg(t, f"jvp: tangent {i}") for i, t in enumerate(tangents)]
+    ts = [t if t is ZERO else _scalar_arg(t, f"jvp: tangent {i}") for i, t in enumerate(tangents)]
     t = _Traced(f, tuple(Tensor(p) if type(p) is float else p for p in ps), tuple(range(len(ps))), "jvp")
     graph = any(isinstance(x, Tensor) and x.requires_grad for x in (*primals, *tangents))
     dots: dict[Any, Any] = {}
     for i, (leaf, tan) in enumerate(zip(t.leaves, ts)):
+        if tan is ZERO:  # jacfwd's other inputs: constants to this pass, so their terms are left out, not 0 * nan
+            continue
         tan = (
             tan
             if isinstance(tan, Tensor) and graph
@@ -636,7 +639,7 @@ def _array_jacobian_by_forward(f: Fn, args: tuple[Any, ...], cols: tuple[int, ..
         shape = tuple(getattr(p, "shape", ()))
         columns = []
         for k in range(math.prod(shape)):
-            tans = list(zeros)
+            tans: list[Any] = [ZERO] * len(primals)
             tans[j] = _one_hot(Tensor(p) if not isinstance(p, Tensor) else p, k) if shape or _is_array(p) else 1.0
             tree, _, ts = _push_tensors(g, primals, tans)
             columns.append(ts)
