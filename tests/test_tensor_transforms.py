@@ -193,3 +193,16 @@ def test_a_value_that_is_not_a_float_argument_still_may_not_meet_a_tensor() -> N
         agrad.grad(lambda s: (w * Tensor(T2)).sum() + s)(1.0)
     with pytest.raises(TypeError, match=r"\+ mixes a Value with an array"):
         _ = w + T2
+
+
+def test_a_value_argument_that_meets_a_tensor_runs_f_once_and_says_so() -> None:
+    calls = []
+
+    def f(v: Any) -> Any:
+        calls.append(v)
+        return (v * Tensor(T2)).sum()
+
+    with pytest.raises(TypeError, match=r"\* mixes a Tensor with a Value"):
+        agrad.grad(f)(agrad.Value(2.0))  # a Value argument is not a float: nothing to run as a 0-d Tensor
+    assert len(calls) == 1
+    assert agrad.grad(f)(2.0) == 3.0 and len(calls) == 3  # a float: once on a Value, again on a 0-d Tensor

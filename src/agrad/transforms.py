@@ -291,11 +291,12 @@ class _Traced:
         self, f: Fn, args: tuple[Any, ...], argnums: object, name: str, kwargs: dict[str, Any] | None = None
     ) -> None:
         self.lifted: list[bool] = []  # per leaf: a float argument made a 0-d Tensor
+        self.floats = False  # whether any argument in argnums is a float
         try:
             self._run(f, args, argnums, name, kwargs or {}, lift=False)
         except MixError:
-            if not any(type(leaf) is _Leaf for leaf in self.leaves):
-                raise  # no float argument to lift: the mix is f's own
+            if not self.floats:
+                raise  # no float argument to lift: the mix is f's own (a Value it closes over, say)
             self._run(f, args, argnums, name, kwargs or {}, lift=True)
 
     def _run(
@@ -323,7 +324,7 @@ class _Traced:
             leaf: Any
             if type(x) is float:
                 leaf = Tensor(x, requires_grad=True) if lift else _Leaf(x)
-                self.lifted[k] = lift
+                self.lifted[k], self.floats = lift, True
                 call[i] = leaf
             elif isinstance(x, Tensor) or _is_array(x):
                 data = x.data if isinstance(x, Tensor) else x
