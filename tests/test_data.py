@@ -117,6 +117,28 @@ def test_unpacked_files_are_checked_against_their_own_sums(
     assert load_mnist(tmp_path, verify=False, download=False)[1][1][-1] == bad[-1]
 
 
+def test_an_archive_gzipped_anew_passes_when_its_contents_are_the_published_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gzip writes the file's name and time into the archive, so the unpacked files gzipped again are other bytes
+    (tmp_path / "unpacked").mkdir()
+    raw = _write_mnist(tmp_path / "unpacked", gz=False)
+    for name, data in raw.items():
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+    sums = {name: hashlib.sha256(data).hexdigest() for name, data in raw.items()}
+    monkeypatch.setattr("agrad.data.MNIST_SHA256", sums | {f"{name}.gz": "0" * 64 for name in raw})
+    (X, _), _ = load_mnist(tmp_path, download=False)
+    np.testing.assert_array_equal(X, _expected(raw, "train")[0])
+    bad = bytearray(raw["train-images-idx3-ubyte"])
+    bad[100] ^= 1  # one pixel: the archive and its contents both differ from the published ones
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(bytes(bad)))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz has SHA-256 [0-9a-f]{64}, expected the pub"):
+        load_mnist(tmp_path, download=False)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte\.gz has SHA-256 [0-9a-f]{64}, expected the pub"):
+        load_mnist(tmp_path, download=False)
+
+
 def test_missing_file_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     files = _write_mnist(tmp_path)
     (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
