@@ -371,9 +371,9 @@ class Primitive:
     vjp: Callable[..., Sequence[Any]]
     jvp: Callable[..., Any]
     tensor_only: bool = False  # an op that only Tensors have (it takes shapes, axes or indices)
-    # Optional, for speed: for an op whose VJP is g times a local derivative per operand, those derivatives
-    # (Values or floats): local(out, operands) == vjp(1, out, *operands). The float walk reads their
-    # numbers and multiplies by g itself, in one pass over the operands (a neuron's dot has up to 33).
+    # Optional, for speed: for an op whose VJP is g times one local derivative per operand, those derivatives:
+    # local(out, operands), Values or floats whose numbers are vjp(1.0, out, *the operands' numbers). The float
+    # walk reads them and multiplies by g itself, in its one pass over the operands (a neuron's dot has up to 33).
     local: Callable[[Any, tuple[Any, ...]], Sequence[Any]] | None = None
 
 
