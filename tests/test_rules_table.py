@@ -158,3 +158,34 @@ def test_a_wrong_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         gradcheck(agrad.sin, [0.3], modes=("rev",))
     with pytest.raises(agrad.GradcheckError, match="forward mode"):
         gradcheck(agrad.sin, [0.3], modes=("fwd",))
+
+
+LOCAL = [
+    pytest.param(op, fn, point, id=f"{op}-{point}")
+    for op, fn, point in (p.values for p in PARAMS)
+    if RULES[op].local is not None
+]
+
+
+@pytest.mark.parametrize(("op", "fn", "point"), LOCAL)
+def test_a_local_form_is_the_partial_derivatives(op: str, fn: Callable[..., Any], point: tuple[float, ...]) -> None:
+    """A row's local derivatives (the float walk's form of its VJP) against central differences, operand by operand."""
+    node = next(v for v in agrad.toposort(fn(*[Value(x) for x in point])) if v._op == op)
+    xs = [c if type(c) is float else c.data for c in node._children]
+    local = [d if type(d) is float else d.data for d in RULES[op].local(node.data, node._children)]  # type: ignore[misc]
+    h = 1e-6
+    for i in range(len(xs)):
+        up, down = list(xs), list(xs)
+        up[i] += h
+        down[i] -= h
+        assert local[i] == pytest.approx((RULES[op].fn(*up) - RULES[op].fn(*down)) / (2 * h), rel=1e-6, abs=1e-8)
+    assert list(RULES[op].vjp(0.5, node.data, *xs)) == [0.5 * d for d in local]
+
+
+def test_a_wrong_local_form_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """backward() uses a row's local form (a neuron's dot does): break it, and the gradient check notices."""
+    import agrad.backprop
+
+    monkeypatch.setitem(agrad.backprop._LOCAL, "dot", lambda out, wx: [2.0 * v for v in wx])
+    with pytest.raises(agrad.GradcheckError, match="reverse mode"):
+        gradcheck(lambda a, b: agrad.dot([a, 2.0], [a, b]), [1.5, -0.25], modes=("rev",))

@@ -32,7 +32,10 @@ A rule returns one gradient per operand, or fewer when the last operands are
 constants (``x ** c`` returns one); gradients must support ``+`` with each other
 and with ``grad``. The
 float walk (no ``create_graph``) hands a rule the operands' ``data``; with
-``create_graph`` it hands it the nodes themselves.
+``create_graph`` it hands it the nodes themselves. A row may also give its op's
+local derivatives (``Primitive.local``: dot's are its operands, swapped); the
+float walk then multiplies each by ``g`` itself, in the one pass over the
+operands that adds their shares.
 
 A walk stopped by any exception, at any point (a KeyboardInterrupt, a hook that
 raises, a second KeyboardInterrupt while it clears up) leaves nothing that a
@@ -56,6 +59,7 @@ from agrad.tensor import Tensor, hook_value
 from agrad.value import NODE_TYPES, Value, _number
 
 _VJP = {name: p.vjp for name, p in RULES.items()}
+_LOCAL = {name: p.local for name, p in RULES.items() if p.local is not None}
 
 
 def toposort(root: Value) -> list[Value]:
@@ -78,7 +82,7 @@ def _sort(root: Value, clear: bool) -> list[Value]:
     if type(root) not in NODE_TYPES:
         raise TypeError(f"toposort expects a Value or a Tensor, got {type(root).__name__}: {quote(root)}")
     order: list[Value] = []
-    seen: set[Value] = set()
+    seen: set[Value | float] = set()  # the nodes reached, and the float constants met
     # A None on the stack says: the node under it has had all of its children
     # pushed, so once the None is popped, that node is done (no tuple per node).
     stack: list[Value | None] = [root]
@@ -93,13 +97,25 @@ def _sort(root: Value, clear: bool) -> list[Value]:
         visit(node)
         if clear:
             node._g = None
+        kids = node._children
+        try:
+            # When every operand was reached before (a leaf; a neuron's dot, whose weights are operands of
+            # its dot for every input), it is done (a graph has no cycles), and so is this node: one test
+            # in C instead of the loop below. The float constants are in seen for this test.
+            if seen.issuperset(kids):
+                done(node)
+                continue
+        except TypeError:  # an operand that cannot be hashed (an array constant): the loop tells it apart
+            pass
         push(node)
         push(None)
-        for c in node._children:
+        for c in kids:
             if type(c) in nodes:
                 if c not in seen:
                     push(c)  # type: ignore[arg-type]
-            elif type(c) is not float and not isinstance(c, type(node)._constant_types):
+            elif type(c) is float:
+                visit(c)
+            elif not isinstance(c, type(node)._constant_types):
                 what = f"{type(c).__name__} {quote(c)}"
                 raise TypeError(f"a node's children must be Values or floats, got {what} in {node!r}")
     return order
@@ -158,7 +174,7 @@ def pull(
     if not cleared:
         for node in order:  # whatever a stopped walk left here is never read
             node._g = None
-    nodes, vjps, value, check = NODE_TYPES, _VJP, Value, mode.flags & ANOMALY  # bound once per walk
+    nodes, vjps, locals_, value, check = NODE_TYPES, _VJP, _LOCAL, Value, mode.flags & ANOMALY  # once per walk
     fast = not create_graph and not check
     # Arrays a rule made for one operand alone (a Tensor's _fresh says so), by id, until that operand is
     # visited: a leaf takes such an array as its .grad without the copy the setter makes of any other,
@@ -211,6 +227,14 @@ def pull(
                     if type(a) is not float and (only is None or a in only):
                         kg = a._g
                         a._g = gs[0] if kg is None else kg + gs[0]
+                    continue
+                local = locals_.get(node._op)
+                if local is not None:  # the chain rule by hand: g times each operand's local derivative (dot)
+                    for k, d in zip(kids, local(node.data, kids)):
+                        if type(k) is not float and (only is None or k in only):
+                            gk = g * (d if type(d) is float else d.data)
+                            kg = k._g
+                            k._g = gk if kg is None else kg + gk
                     continue
                 gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])
                 for k, gk in zip(kids, gs):
