@@ -132,3 +132,13 @@ def test_a_hand_built_node_with_a_non_value_child_is_named() -> None:
     node = Value(6.0, (a, 3), "*")  # an int constant: the ops themselves store floats
     with pytest.raises(TypeError, match=r"children must be Values or floats, got int"):
         node.backward()
+
+
+@pytest.mark.parametrize("first", ["float", "int"])
+def test_an_int_child_equal_to_a_float_constant_met_before_is_named(first: str) -> None:
+    # 1 == 1.0 with the same hash: the sort's set test of reached operands must not let the int pass unnamed
+    a = Value(2.0)
+    with_float, with_int = Value(5.0, (a, 1.0), "*"), Value(5.0, (a, 1), "*")
+    root = with_int + with_float if first == "float" else with_float + with_int
+    with pytest.raises(TypeError, match=r"children must be Values or floats, got int 1"):
+        root.backward()

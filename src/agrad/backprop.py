@@ -116,9 +116,27 @@ def _sort(root: Value, clear: bool) -> list[Value]:
             elif type(c) is float:
                 visit(c)
             elif not isinstance(c, type(node)._constant_types):
-                what = f"{type(c).__name__} {quote(c)}"
-                raise TypeError(f"a node's children must be Values or floats, got {what} in {node!r}")
+                _refuse(node, c)
     return order
+
+
+def _refuse(node: Value, c: object) -> None:
+    what = f"{type(c).__name__} {quote(c)}"
+    raise TypeError(f"a node's children must be Values or floats, got {what} in {node!r}")
+
+
+def _refuse_odd_children(order: Sequence[Value]) -> None:
+    """The sort's TypeError for a hand-built node's int (or bool) operand, if there is one.
+
+    Such an operand equal to a float constant met before passes the sort's set
+    test (1 == 1.0, and so are their hashes), and the walk then fails on it with
+    an AttributeError; this names it instead, at no cost to a walk that works.
+    """
+    nodes = NODE_TYPES
+    for node in order:
+        for c in node._children:
+            if type(c) not in nodes and type(c) is not float and not isinstance(c, type(node)._constant_types):
+                _refuse(node, c)
 
 
 def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> None:
@@ -264,9 +282,11 @@ def pull(
                     else:
                         own.pop(id(kg), None)
                         k._g = kg + gk
-    except BaseException:
+    except BaseException as e:
         for node in order:  # stopped (an error, a hook, Ctrl-C): leave no gradient of this walk behind
             node._g = None
+        if type(e) is AttributeError:
+            _refuse_odd_children(order)
         raise
     finally:
         own.clear()
