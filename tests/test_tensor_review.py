@@ -131,3 +131,24 @@ def test_forward_mode_of_zero_to_a_tensor_power_is_zero_not_nan() -> None:
     _, t = agrad.jvp(lambda x: 0.0**x, (a,), (np.ones(3),))
     _, tt = torch.func.jvp(lambda x: 0.0**x, (torch.tensor(a),), (torch.ones(3, dtype=torch.float64),))
     np.testing.assert_array_equal(t, tt.numpy())  # [0, 0, 0], was [nan, 0, 0]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
+def test_cross_entropy_of_infinite_and_nan_logits_is_torchs(backend: str) -> None:
+    # NumPy takes its own path (reductions over z transposed), other libraries the generic one: both against torch
+    xp = pytest.importorskip(backend)
+    a = np.array(
+        [[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 2.0], [np.nan, 1.0, 0.0], [3.0, -1.0, 0.5], [-np.inf, 0.0, 1.0]]
+    )
+    t = np.array([0, 2, 1, 0, 0])
+    for reduction in ("none", "sum", "mean"):
+        for rows in ([1, 3], range(5)):  # finite losses (gradients compared too), then every kind of row
+            rows = list(rows)
+            z = Tensor(xp.asarray(a[rows]), requires_grad=True)
+            loss = agrad.tensor.cross_entropy(z, t[rows], reduction)
+            zt = torch.tensor(a[rows], requires_grad=True)
+            want = torch.nn.functional.cross_entropy(zt, torch.tensor(t[rows]), reduction=reduction)
+            np.testing.assert_allclose(np.asarray(loss.data), want.detach().numpy(), rtol=1e-12)
+            loss.backward(xp.ones(loss.shape, dtype=xp.float64))
+            want.backward(torch.ones(want.shape, dtype=torch.float64))
+            np.testing.assert_allclose(np.asarray(z.grad), zt.grad.numpy(), rtol=1e-12, atol=1e-15)

@@ -54,6 +54,21 @@ def namespace(a: Array) -> Any:
     return xp
 
 
+def stored_transposed(a: Array) -> bool:
+    """Whether a is a NumPy matrix stored column by column: the transpose of a row-major array.
+
+    ``agrad.nn.Linear`` stores its weight (out, in) so, and the weight's gradient is
+    made in the same layout: an update (or any elementwise op) that mixes the two
+    layouts walks one array against its grain, many times slower.
+
+    >>> import numpy as np
+    >>> stored_transposed(np.zeros((3, 2)).T), stored_transposed(np.zeros((2, 3)))
+    (True, False)
+    """
+    flags = getattr(a, "flags", None) if type(a) in _COPY else None
+    return flags is not None and flags.f_contiguous and not flags.c_contiguous
+
+
 def _is_array(x: object) -> bool:
     if type(x) in _NS:
         return True
@@ -315,7 +330,9 @@ class Tensor:
             # kept, it would broadcast into every later gradient and optimizer step (torch refuses it too)
             raise ValueError(f".grad must have the Tensor's shape {self.shape}, got shape {tuple(g.shape)}")
         if type(g) in _COPY:
-            self._grad = g.copy()  # NumPy's own copy: array-api-compat's asarray costs more than a small copy
+            # NumPy's own copy (array-api-compat's asarray costs more than a small copy), in g's layout:
+            # a transposed weight's gradient stays transposed, as its updates need
+            self._grad = g.copy(order="K")
         else:
             self._grad = namespace(g).asarray(g, copy=True) if _is_array(g) else g
 
@@ -343,9 +360,17 @@ class Tensor:
         >>> y._fresh(g, g, [g, g]), y._fresh(h, g, [h])  # add's rule gives g itself; h is made for one operand
         (False, True)
         """
-        if type(gk) not in _COPY or gk.size < 4096 or gk.base is not None or gk is g or gk is self.data:
+        if type(gk) not in _COPY or gk.size < 4096:
             return False  # below 16 KB (float32) a copy costs less than these checks: the digits step's shares
-        return sum(o is gk for o in gs) == 1 and all(gk is not getattr(k, "data", k) for k in self._children)
+        own = gk if gk.base is None else gk.base  # a whole view of a new array (a transposed weight's gradient)
+        if type(own) is not type(gk) or own.base is not None or own.size != gk.size:
+            return False
+        return (
+            own is not _owner(g)
+            and own is not _owner(self.data)
+            and sum(_owner(o) is own for o in gs) == 1
+            and all(own is not _owner(getattr(k, "data", k)) for k in self._children)
+        )
 
     # -- what a NumPy or PyTorch user expects -----------------------------------
 
@@ -782,6 +807,12 @@ class Tensor:
         True
         """
         self.grad = None
+
+
+def _owner(a: Any) -> Any:
+    """The object that owns a NumPy array's memory: its base for a view, else itself."""
+    base = getattr(a, "base", None)
+    return a if base is None else base
 
 
 def _show(a: Array) -> str:
@@ -1339,7 +1370,7 @@ def cross_entropy(z: Any, t: Any, reduction: str = "mean") -> Any:
 
     Each example's loss is logsumexp(z_i) - z_i[t_i] (stable for any logits). As one node
     its gradient is the closed form (softmax(z) - one_hot(t)) * g, not a walk through six.
-    ``agrad.losses.cross_entropy`` checks the arguments and calls this.
+    ``agrad.losses.cross_entropy`` checks the arguments (t: N class indices in [0, C)) and calls this.
 
     >>> import numpy as np
     >>> round(cross_entropy(Tensor([[0.0, 0.0]]), np.array([1])).item(), 6)  # log 2
@@ -1351,16 +1382,56 @@ def cross_entropy(z: Any, t: Any, reduction: str = "mean") -> Any:
     n, c = _shape_of(zd)
     t = xp.asarray(t)
     with quiet(xp):
-        # z_i[t_i] by a mask, not fancy indexing, which the array API standard lacks; where, not z * mask: -inf * 0
-        hit = xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(c), (1, -1))
-        lse = _lse_fn(xp, zd, (1,), True)
-        each = xp.reshape(lse, (n,)) - xp.sum(xp.where(hit, zd, xp.zeros_like(zd)), axis=1)
+        if type(zd) in _COPY and c:
+            each, p = _cross_entropy_numpy(zd, t)
+        else:
+            m = xp.max(zd, axis=1, keepdims=True) if c else xp.zeros((n, 1), dtype=zd.dtype)
+            m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf (or inf) row: shift by 0 (inf - inf is nan)
+            e = xp.exp(zd - m)
+            s = xp.sum(e, axis=1, keepdims=True)
+            # z_i[t_i] by a mask, not fancy indexing, which the array API standard lacks; where, not z * mask: -inf * 0
+            picked = xp.sum(xp.where(one_hot(t, c, xp, xp.bool), zd, xp.zeros_like(zd)), axis=1)
+            each = xp.reshape(xp.log(s) + m, (n,)) - picked
+            p = e / s
         r = each if reduction == "none" else xp.sum(each) / n if reduction == "mean" else xp.sum(each)
     r = _fix(xp, r, zd.dtype)
     if type(zo) is not Tensor:
         return r
-    # the one-hot rows and logsumexp ride along, so that the rule need not compute them again
-    return _make("cross_entropy", r, (zo, t, reduction, xp.astype(hit, zd.dtype), lse), xp)
+    # the softmax rides along: the rule's gradient on arrays is p - one_hot(t), with no second exp
+    return _make("cross_entropy", r, (zo, t, reduction, p), xp)
+
+
+def _cross_entropy_numpy(z: Array, t: Array) -> tuple[Array, Array]:
+    """Each row's loss and the softmax, for a NumPy z (N, C) with C > 0: the generic path's math, 3x faster.
+
+    NumPy reduces a short last axis row by row (12 µs for the maximum of (256, 10) float32),
+    so this works on z transposed, (C, N), where each reduction is C vector ops of length N;
+    and it picks z_i[t_i] by indexing, which NumPy has.
+    """
+    import numpy as np
+
+    zt = np.ascontiguousarray(z.T)
+    m = zt.max(axis=0)
+    if not np.isfinite(m).all():
+        m = np.where(np.isfinite(m), m, z.dtype.type(0))  # an all -inf (or inf) row: shift by 0 (inf - inf is nan)
+    zt -= m
+    e = np.exp(zt, out=zt)
+    s = e.sum(axis=0)
+    e /= s
+    lse = np.log(s)
+    lse += m
+    return lse - z[np.arange(len(t)), t], e.T
+
+
+def one_hot(t: Array, c: int, xp: Any, dtype: Any) -> Array:
+    """Rows of c zeros with a one at each class index of t, in dtype (bool for a mask).
+
+    >>> import numpy as np
+    >>> one_hot(np.array([2, 0]), 3, namespace(np.ones(1)), np.float32).tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    hit = xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(c, dtype=t.dtype), (1, -1))
+    return hit if dtype == xp.bool else xp.astype(hit, dtype)
 
 
 def concatenate(xs: Sequence[Any], axis: int = 0) -> Any:
@@ -1623,6 +1694,7 @@ __all__ = [
     "logsumexp",
     "matmul",
     "mean",
+    "one_hot",
     "reshape",
     "softmax",
     "squeeze",
