@@ -23,14 +23,16 @@ process on the shared machine); each engine's CPU over wall time is printed
 too, at most 1.0 when it ran on one core.
 
 Prints ms per step (min and median over repeats of ``--steps`` steps), each
-engine's ratio to NumPy, the first step's loss per engine (they must agree:
+engine's ratio to NumPy by the min and paired (the median, over the repeats,
+of its time over NumPy's in the same repeat: the two ran a moment apart, so a
+busy spell on the shared machine slows both), the first step's loss per engine (they must agree:
 same weights, same data), and for the digits model the cost per op above
 NumPy's: (step - numpy step) / ops, ops being the step's 11 differentiable
 forward ops (3 matmuls, 3 bias adds, 2 relus, log-softmax, pick, mean).
 ``--memory`` adds the peak memory traced during agrad's step against the
 bytes the step needs (parameters, their gradients, activations).
 
-    python benchmarks/bench_tensor_mlp.py [--steps 20] [--repeats 5] [--model mnist|digits|both] [--memory]
+    python benchmarks/bench_tensor_mlp.py [--steps 10] [--repeats 15] [--model mnist|digits|both] [--memory]
 """
 
 from __future__ import annotations
@@ -292,12 +294,13 @@ def run(
             times[name].append(cpu / steps * 1e3)
     base = min(times["numpy"])
     print(f"\n{model}: MLP {'-'.join(map(str, sizes))}, batch {len(y)}, float32, {steps} steps x {repeats} repeats")
-    print(f"  {'engine':9s} {'min ms':>8s} {'median':>8s} {'/numpy':>7s} {'cpu/wall':>8s}  first loss")
+    print(f"  {'engine':9s} {'min ms':>8s} {'median':>8s} {'/numpy':>7s} {'paired':>7s} {'cpu/wall':>8s}  first loss")
     for name, ts in times.items():
+        paired = statistics.median(t / n for t, n in zip(ts, times["numpy"]))
         ratio = sum(ts) * steps / 1e3 / walls[name]  # above 1.0: the engine ran on more than one core
         print(
-            f"  {name:9s} {min(ts):8.3f} {statistics.median(ts):8.3f} {min(ts) / base:7.2f} {ratio:8.2f}"
-            f"  {first[name]:.6f}"
+            f"  {name:9s} {min(ts):8.3f} {statistics.median(ts):8.3f} {min(ts) / base:7.2f} {paired:7.2f}"
+            f" {ratio:8.2f}  {first[name]:.6f}"
         )
     spread = max(first.values()) - min(first.values())
     print(f"  largest first-step loss difference between engines: {spread:.1e}")
@@ -346,8 +349,8 @@ def memory(model: str, engines: dict[str, Callable[[Params, np.ndarray, np.ndarr
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--model", choices=["mnist", "digits", "both"], default="both")
     ap.add_argument("--memory", action="store_true")
     args = ap.parse_args()

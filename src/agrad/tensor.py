@@ -974,7 +974,7 @@ def _relu(xp: Any, a: Array) -> Array:
         # (and PyTorch) give and nan passes, with no second pass to put the zeros' signs back
         import numpy as np
 
-        return np.maximum(a.dtype.type(0), a, out=np.empty_like(a))  # out=: an array even when a is 0-d
+        return np.maximum(a.dtype.type(0), a)  # a NumPy scalar for a 0-d a: _fix makes it an array
     return xp.where(a < 0, xp.zeros_like(a), a)
 
 
@@ -1338,8 +1338,12 @@ def linear(x: Any, w: Any, b: Any = None) -> Any:
     >>> linear(Tensor([[1.0, 2.0]]), Tensor([[3.0, 4.0]]), Tensor([0.5])).data.tolist()
     [[11.5]]
     """
-    xo, wo = _operand(x, "linear"), _operand(w, "linear")
-    bo = None if b is None else _operand(b, "linear")
+    layer = type(x) is Tensor and type(w) is Tensor and type(b) is Tensor and x._xp is w._xp is b._xp
+    if layer:
+        xo, wo, bo = x, w, b  # a layer's call: three Tensors of one library need no conversion
+    else:
+        xo, wo = _operand(x, "linear"), _operand(w, "linear")
+        bo = None if b is None else _operand(b, "linear")
     xd, wd = _data(xo), _data(wo)
     sx, sw = _shape_of(xd), _shape_of(wd)
     if len(sw) != 2 or not sx or sx[-1] != sw[1]:
@@ -1348,11 +1352,11 @@ def linear(x: Any, w: Any, b: Any = None) -> Any:
     if bd is not None and _shape_of(bd) != (sw[0],):
         raise ValueError(f"linear: the bias must have shape ({sw[0]},), one per output, got {_shape_of(bd)}")
     args = (xo, wo) if bo is None else (xo, wo, bo)
-    xp = _xp_of(*args)
+    xp = x._xp if layer and x._xp.__name__ not in _DEVICES else _xp_of(*args)  # many devices: _xp_of checks them
     with quiet(xp):
         r = xd @ wd.T  # the operator, not xp.matmul: array-api-compat's wrapper costs more than a small product
         if bd is not None:
-            if type(r) in _COPY and r.dtype == xp.result_type(r, bd):
+            if type(r) in _COPY and (r.dtype == bd.dtype or r.dtype == xp.result_type(r, bd)):
                 r += bd  # r is the product's own new array: no second (out, batch) array, no second write
             else:
                 r = r + bd
@@ -1384,6 +1388,8 @@ def cross_entropy(z: Any, t: Any, reduction: str = "mean") -> Any:
     with quiet(xp):
         if type(zd) in _COPY and c:
             each, p = _cross_entropy_numpy(zd, t)
+            # NumPy's own sum: array-api-compat's wrapper costs more than a small sum
+            r = each if reduction == "none" else each.sum() / n if reduction == "mean" else each.sum()
         else:
             m = xp.max(zd, axis=1, keepdims=True) if c else xp.zeros((n, 1), dtype=zd.dtype)
             m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))  # an all -inf (or inf) row: shift by 0 (inf - inf is nan)
@@ -1393,7 +1399,7 @@ def cross_entropy(z: Any, t: Any, reduction: str = "mean") -> Any:
             picked = xp.sum(xp.where(one_hot(t, c, xp, xp.bool), zd, xp.zeros_like(zd)), axis=1)
             each = xp.reshape(xp.log(s) + m, (n,)) - picked
             p = e / s
-        r = each if reduction == "none" else xp.sum(each) / n if reduction == "mean" else xp.sum(each)
+            r = each if reduction == "none" else xp.sum(each) / n if reduction == "mean" else xp.sum(each)
     r = _fix(xp, r, zd.dtype)
     if type(zo) is not Tensor:
         return r
