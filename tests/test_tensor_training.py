@@ -279,17 +279,34 @@ def test_a_tensor_without_grad_is_skipped_as_torch_skips_it() -> None:
 
 @pytest.mark.parametrize("kw", [{}, {"momentum": 0.9}, {"weight_decay": 0.1}])
 def test_sgd_writes_neither_the_users_array_nor_the_gradient(kw: dict[str, Any]) -> None:
-    # the update makes a new array (its temporary reused): arrays the user holds keep their values
+    # the first update makes a new array (its temporary reused): arrays the user holds keep their values
     start, grad = np.array([1.0, 2.0, 3.0], np.float32), np.array([0.5, -1.0, 2.0], np.float32)
     w = Tensor(start, requires_grad=True)
     held = w.data
     w.grad = grad
     held_grad = w.grad
-    SGD([w], lr=0.1, **kw).step()
+    opt = SGD([w], lr=0.1, **kw)
+    opt.step()
     assert np.array_equal(held, start) and np.array_equal(held_grad, grad)
     wd = kw.get("weight_decay", 0.0)
     np.testing.assert_allclose(w.data, start - 0.1 * (grad + wd * start), rtol=1e-6)  # p - lr (g + wd p), first step
     assert w.data.dtype == np.float32 and w.data is not held
+    made = w.data  # the optimizer's own array: from the second step on it is updated in place, as torch does
+    opt.step()
+    assert w.data is made and np.array_equal(held, start) and np.array_equal(held_grad, grad)
+
+
+@pytest.mark.parametrize(("cls", "kw"), [(Adam, {}), (AdamW, {"weight_decay": 0.1}), (Adam, {"betas": (0.3, 0.5)})])
+def test_adam_updates_its_own_arrays_in_place_and_never_the_users(cls: Any, kw: dict[str, Any]) -> None:
+    start, grad = np.array([1.0, 2.0, 3.0], np.float32), np.array([0.5, -1.0, 2.0], np.float32)
+    w = Tensor(start, requires_grad=True)
+    w.grad = grad
+    opt = cls([w], lr=0.1, **kw)
+    opt.step()
+    made, m, v = w.data, opt.m[0], opt.v[0]
+    opt.step()  # the parameter, m and v are the optimizer's arrays now: written in place
+    assert w.data is made and opt.m[0] is m and opt.v[0] is v
+    assert np.array_equal(start, [1.0, 2.0, 3.0]) and np.array_equal(grad, [0.5, -1.0, 2.0])
 
 
 def test_optimizer_refuses_frozen_tensors_and_bad_grads() -> None:

@@ -290,10 +290,10 @@ def matmul_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return matmul(x_
 
 # linear = x @ w^T + b in one node: x's share g @ w; w's g^T @ x, summed over every leading axis of x;
 # b's share is g itself, which the walk sums down to b's shape as for any broadcast.
-def _flat_rows(a: X, n: int) -> X: return a if len(_shape(a)) == 2 else reshape(a, (-1, n))
 def _weight_grad(g: X, x: X, w: X) -> X:
-    n_out, n_in = _shape(w)
-    g, x = _flat_rows(g, n_out), _flat_rows(x, n_in)
+    if len(x.shape) != 2:
+        n_out, n_in = _shape(w)
+        g, x = reshape(g, (-1, n_out)), reshape(x, (-1, n_in))
     # in w's own layout (nn.Linear stores w transposed), so that the update does not mix two
     return (x.T @ g).T if stored_transposed(_d(w)) else g.T @ x
 def linear_vjp(g: X, out: X, x: X, w: X, *b: X) -> tuple[X, ...]:
@@ -317,8 +317,10 @@ def _softmax_minus_one_hot(z: X, t: Any, p: Any) -> X:
     if type(z) is Tensor:  # a graph (create_graph): the softmax must be z's own, differentiable, not the stored p
         return exp(z - logsumexp(z, (1,), True)) - one_hot(t, c, z._xp, z.dtype)
     if type(p) in _COPY:  # NumPy: the ones taken off by index, not by comparing t with every class
+        import numpy as np
+
         d = p.copy(order="K")
-        d[namespace(t).arange(len(t)), t] -= 1
+        d[np.arange(len(t)), t] -= 1
         return d
     return p - one_hot(t, c, namespace(p), p.dtype)
 def _per_row(g: X, z: X, reduction: str) -> X:
