@@ -346,7 +346,14 @@ class Tensor:
         >>> [g.tolist() for g in y._fit([y._xp.ones((2, 2)), y._xp.ones((2, 2))])]  # x's share, the constant's
         [[[2.0], [2.0]], [[1.0, 1.0], [1.0, 1.0]]]
         """
-        return [sum_to(g, k) if type(k) is Tensor else g for k, g in zip(self._children, gs)]
+        out = []
+        for k, g in zip(self._children, gs):
+            if type(k) is Tensor:
+                d = k.data
+                if type(g) is not type(d) or g.shape != d.shape or g.dtype != d.dtype:  # else already fits: as is
+                    g = sum_to(g, k)
+            out.append(g)
+        return out
 
     def _fresh(self, gk: Any, g: Any, gs: Sequence[Any]) -> bool:
         """Whether share gk is a NumPy array this node's rule made for that one operand, aliased nowhere.
