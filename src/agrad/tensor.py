@@ -1427,7 +1427,7 @@ def _cross_entropy_numpy(z: Array, t: Array) -> tuple[Array, Array]:
     """
     import numpy as np
 
-    zt = np.ascontiguousarray(z.T)
+    zt = z.T.copy()  # a copy even where z.T is already contiguous (one row or one class): written below
     m = zt.max(axis=0)
     if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, z.dtype.type(0))  # an all -inf (or inf) row: shift by 0 (inf - inf is nan)
