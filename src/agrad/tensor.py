@@ -187,6 +187,8 @@ def _known(a: Array, what: str) -> Array:
 
 def _fix(xp: Any, r: Any, dtype: Any = None) -> Array:
     """An op's result as a real array: NumPy gives a scalar, not a 0-d array, for a 0-d result."""
+    if type(r) in _COPY:  # the usual result, without the numbers.Number check below (an ABC's, slow)
+        return r
     if isinstance(r, numbers.Number):
         return xp.asarray(r, dtype=dtype) if dtype is not None else xp.asarray(r)
     return r
@@ -876,12 +878,16 @@ def _make(op: str, data: Array, args: tuple[Any, ...], xp: Any) -> Tensor:
     out.label = ""
     out._hooks = None
     out._retain = False
-    live = any(type(a) is Tensor and a.requires_grad for a in args)
+    live = False
+    for a in args:  # a loop, not any(): a generator costs more than these few operands
+        if type(a) is Tensor and a.requires_grad:
+            live = True
+            break
     flags = mode.flags
     if live:
         out._op = op
         # a Tensor that needs no gradient is a constant: its rule sees its array, the walk never visits it
-        out._children = tuple(a.data if type(a) is Tensor and not a.requires_grad else a for a in args)
+        out._children = tuple([a.data if type(a) is Tensor and not a.requires_grad else a for a in args])
     else:
         out._op, out._children = "", ()
     out.requires_grad = live
