@@ -14,21 +14,42 @@ Engines, in one process, interleaved, each from the same weights:
 - ``mygrad``, ``autograd`` (HIPS): NumPy-backed tape engines, as agrad is;
 - ``agrad``: ``agrad.Tensor`` (when this agrad has it).
 
+The whole process runs on one CPU (``os.sched_setaffinity`` where the system
+has it, before any library loads), so that no engine gets a second core: JAX
+runs its computation on a thread of its own whatever ``XLA_FLAGS`` say, and
+without the pin took up to 1.9 s of CPU per second of wall time. Times are CPU
+time (``time.process_time``: every thread of the process, none of another
+process on the shared machine); each engine's CPU over wall time is printed
+too, at most 1.0 when it ran on one core.
+
 Prints ms per step (min and median over repeats of ``--steps`` steps), each
-engine's ratio to NumPy, the first step's loss per engine (they must agree:
+engine's ratio to NumPy by the min and paired (the median, over the repeats,
+of its time over NumPy's in the same repeat: the two ran a moment apart, so a
+busy spell on the shared machine slows both), the first step's loss per engine (they must agree:
 same weights, same data), and for the digits model the cost per op above
 NumPy's: (step - numpy step) / ops, ops being the step's 11 differentiable
 forward ops (3 matmuls, 3 bias adds, 2 relus, log-softmax, pick, mean).
 ``--memory`` adds the peak memory traced during agrad's step against the
 bytes the step needs (parameters, their gradients, activations).
 
-    python benchmarks/bench_tensor_mlp.py [--steps 20] [--repeats 5] [--model mnist|digits|both] [--memory]
+    python benchmarks/bench_tensor_mlp.py [--steps 10] [--repeats 15] [--model mnist|digits|both] [--memory]
 """
 
 from __future__ import annotations
 
 import os
 
+
+def _one_cpu() -> str:
+    """Pin this process (and every thread it starts later) to one CPU; say what happened."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned to one CPU (no os.sched_setaffinity here): see each engine's cpu/wall"
+    cpu = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return f"pinned to CPU {cpu} of {os.cpu_count()}"
+
+
+PINNED = _one_cpu()  # before NumPy, torch or JAX start a thread: threads inherit the affinity
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
     os.environ[_var] = "1"  # before NumPy loads its BLAS: one thread, as the others get
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -259,20 +280,28 @@ def run(
     sizes, X, y = data(model)
     params = init(sizes)
     times: dict[str, list[float]] = {k: [] for k in engines}
+    walls = dict.fromkeys(engines, 0.0)
     first: dict[str, float] = {}
     for _ in range(repeats):
         for name, make in engines.items():
             step = make(params, X, y)
             first[name] = step()  # untimed: JAX compiles here; every engine warms its caches
-            t = time.perf_counter()
+            w, c = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 step()
-            times[name].append((time.perf_counter() - t) / steps * 1e3)
+            cpu = time.process_time() - c
+            walls[name] += time.perf_counter() - w
+            times[name].append(cpu / steps * 1e3)
     base = min(times["numpy"])
     print(f"\n{model}: MLP {'-'.join(map(str, sizes))}, batch {len(y)}, float32, {steps} steps x {repeats} repeats")
-    print(f"  {'engine':9s} {'min ms':>8s} {'median':>8s} {'/numpy':>7s}  first loss")
+    print(f"  {'engine':9s} {'min ms':>8s} {'median':>8s} {'/numpy':>7s} {'paired':>7s} {'cpu/wall':>8s}  first loss")
     for name, ts in times.items():
-        print(f"  {name:9s} {min(ts):8.3f} {statistics.median(ts):8.3f} {min(ts) / base:7.2f}  {first[name]:.6f}")
+        paired = statistics.median(t / n for t, n in zip(ts, times["numpy"]))
+        ratio = sum(ts) * steps / 1e3 / walls[name]  # above 1.0: the engine ran on more than one core
+        print(
+            f"  {name:9s} {min(ts):8.3f} {statistics.median(ts):8.3f} {min(ts) / base:7.2f} {paired:7.2f}"
+            f" {ratio:8.2f}  {first[name]:.6f}"
+        )
     spread = max(first.values()) - min(first.values())
     print(f"  largest first-step loss difference between engines: {spread:.1e}")
     if model == "digits":
@@ -320,12 +349,12 @@ def memory(model: str, engines: dict[str, Callable[[Params, np.ndarray, np.ndarr
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--model", choices=["mnist", "digits", "both"], default="both")
     ap.add_argument("--memory", action="store_true")
     args = ap.parse_args()
-    print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, one thread")
+    print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, one thread, {PINNED}; ms of CPU time per step")
     engines = available()
     for model in ["mnist", "digits"] if args.model == "both" else [args.model]:
         run(model, engines, args.steps, args.repeats)

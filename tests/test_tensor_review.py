@@ -197,3 +197,40 @@ def test_jacfwd_holds_the_other_inputs_constant_so_their_nan_partials_stay_out()
     np.testing.assert_allclose(H[0][0], Ht[0][0].numpy(), rtol=1e-14)  # [[2, 0], [0, -0.085]]
     assert H[1][1][1, 1] == pytest.approx(Ht[1][1][1, 1].item(), rel=1e-14)  # 2 ** 0.7 log(2) ** 2, away from b < 0
     assert agrad.hessian(lambda b, y: b**y)(-1.0, 2.0)[0][0] == H[0][0][0, 0] == 2.0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "array_api_strict"])
+def test_cross_entropy_of_infinite_and_nan_logits_is_torchs(backend: str) -> None:
+    # NumPy takes its own path (reductions over z transposed), other libraries the generic one: both against torch
+    xp = pytest.importorskip(backend)
+    a = np.array(
+        [[-np.inf, -np.inf, -np.inf], [0.0, -np.inf, 2.0], [np.nan, 1.0, 0.0], [3.0, -1.0, 0.5], [-np.inf, 0.0, 1.0]]
+    )
+    t = np.array([0, 2, 1, 0, 0])
+    for reduction in ("none", "sum", "mean"):
+        for rows in ([1, 3], range(5)):  # finite losses (gradients compared too), then every kind of row
+            rows = list(rows)
+            z = Tensor(xp.asarray(a[rows]), requires_grad=True)
+            loss = agrad.tensor.cross_entropy(z, t[rows], reduction)
+            zt = torch.tensor(a[rows], requires_grad=True)
+            want = torch.nn.functional.cross_entropy(zt, torch.tensor(t[rows]), reduction=reduction)
+            np.testing.assert_allclose(np.asarray(loss.data), want.detach().numpy(), rtol=1e-12)
+            loss.backward(xp.ones(loss.shape, dtype=xp.float64))
+            want.backward(torch.ones(want.shape, dtype=torch.float64))
+            np.testing.assert_allclose(np.asarray(z.grad), zt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (4, 1), (3, 4)])
+def test_cross_entropy_leaves_its_logits_as_they_were(shape: tuple[int, int]) -> None:
+    # one row or one class: z.T is contiguous too, so NumPy's path must copy it before working on it in place
+    a = np.random.default_rng(0).standard_normal(shape)
+    t = np.arange(shape[0]) % shape[1]
+    z = Tensor(a.copy(), requires_grad=True)
+    loss = agrad.tensor.cross_entropy(z, t)
+    loss.backward()
+    zt = torch.tensor(a, requires_grad=True)
+    want = torch.nn.functional.cross_entropy(zt, torch.tensor(t))
+    want.backward()
+    np.testing.assert_array_equal(z.data, a)
+    np.testing.assert_allclose(loss.item(), want.item(), rtol=1e-12)
+    np.testing.assert_allclose(z.grad, zt.grad.numpy(), rtol=1e-12, atol=1e-15)

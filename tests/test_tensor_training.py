@@ -118,6 +118,7 @@ def test_state_dict_round_trip_through_a_file(tmp_path: Any) -> None:
     agrad.save(a.state_dict(), tmp_path / "m.safetensors")
     b.load_state_dict(agrad.load(tmp_path / "m.safetensors"))
     assert np.array_equal(b(x).data, a(x).data)
+    assert _transposed(b[0].weight.data) and b[0].bias.data.flags.c_contiguous  # row-major arrays, loaded as stored
     sd = a.state_dict()
     sd["0.weight"][:] = 0  # a copy: changing it leaves the model alone
     assert a.state_dict()["0.weight"].any()
@@ -226,6 +227,13 @@ def _race(make_ours: Callable[[list[Any]], Any], make_torch: Callable[[list[Any]
         for p, tp in zip(ours_model.parameters(), theirs_model.parameters()):
             np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=tol, atol=tol)
     assert not np.allclose(ours_model.parameters()[0].data, _model(dtype=dtype).parameters()[0].data)
+    for layer in (ours_model[0], ours_model[2]):  # the weights keep their layout through backward and the updates
+        assert _transposed(layer.weight.data) and _transposed(layer.weight.grad)
+
+
+def _transposed(a: np.ndarray) -> bool:
+    """Stored as nn.Linear stores a weight: (out, in) seen over an (in, out) row-major array."""
+    return a.ndim == 2 and a.T.flags.c_contiguous and not a.flags.c_contiguous
 
 
 @needs_torch
@@ -271,17 +279,34 @@ def test_a_tensor_without_grad_is_skipped_as_torch_skips_it() -> None:
 
 @pytest.mark.parametrize("kw", [{}, {"momentum": 0.9}, {"weight_decay": 0.1}])
 def test_sgd_writes_neither_the_users_array_nor_the_gradient(kw: dict[str, Any]) -> None:
-    # the update makes a new array (its temporary reused): arrays the user holds keep their values
+    # the first update makes a new array (its temporary reused): arrays the user holds keep their values
     start, grad = np.array([1.0, 2.0, 3.0], np.float32), np.array([0.5, -1.0, 2.0], np.float32)
     w = Tensor(start, requires_grad=True)
     held = w.data
     w.grad = grad
     held_grad = w.grad
-    SGD([w], lr=0.1, **kw).step()
+    opt = SGD([w], lr=0.1, **kw)
+    opt.step()
     assert np.array_equal(held, start) and np.array_equal(held_grad, grad)
     wd = kw.get("weight_decay", 0.0)
     np.testing.assert_allclose(w.data, start - 0.1 * (grad + wd * start), rtol=1e-6)  # p - lr (g + wd p), first step
     assert w.data.dtype == np.float32 and w.data is not held
+    made = w.data  # the optimizer's own array: from the second step on it is updated in place, as torch does
+    opt.step()
+    assert w.data is made and np.array_equal(held, start) and np.array_equal(held_grad, grad)
+
+
+@pytest.mark.parametrize(("cls", "kw"), [(Adam, {}), (AdamW, {"weight_decay": 0.1}), (Adam, {"betas": (0.3, 0.5)})])
+def test_adam_updates_its_own_arrays_in_place_and_never_the_users(cls: Any, kw: dict[str, Any]) -> None:
+    start, grad = np.array([1.0, 2.0, 3.0], np.float32), np.array([0.5, -1.0, 2.0], np.float32)
+    w = Tensor(start, requires_grad=True)
+    w.grad = grad
+    opt = cls([w], lr=0.1, **kw)
+    opt.step()
+    made, m, v = w.data, opt.m[0], opt.v[0]
+    opt.step()  # the parameter, m and v are the optimizer's arrays now: written in place
+    assert w.data is made and opt.m[0] is m and opt.v[0] is v
+    assert np.array_equal(start, [1.0, 2.0, 3.0]) and np.array_equal(grad, [0.5, -1.0, 2.0])
 
 
 def test_optimizer_refuses_frozen_tensors_and_bad_grads() -> None:
@@ -407,15 +432,28 @@ def test_a_leaf_gradient_aliases_nothing_the_user_or_another_leaf_holds() -> Non
     assert x.grad.base is None
 
 
-def test_backward_of_a_first_layer_holds_its_weight_gradient_once() -> None:
+def _first_layer_backward(w: Tensor) -> int:
+    """The peak bytes traced during backward of sum(x @ w.T) with x (8, 784) ones; w.grad is then 8 everywhere."""
     import tracemalloc
 
-    w = Tensor(np.zeros((256, 784), np.float32), requires_grad=True)
-    x = Tensor(np.ones((8, 784), np.float32))
-    loss = _linear(x, w).sum()
+    loss = _linear(Tensor(np.ones((8, 784), np.float32)), w).sum()
     tracemalloc.start()
     loss.backward()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert w.grad is not None and np.array_equal(w.grad, np.full((256, 784), 8.0, np.float32))
-    assert peak < 1.5 * w.data.nbytes  # one gradient array, not the rule's and a copy of it
+    return int(peak)
+
+
+def test_backward_of_a_first_layer_holds_its_weight_gradient_once() -> None:
+    w = Tensor(np.zeros((256, 784), np.float32), requires_grad=True)
+    assert _first_layer_backward(w) < 1.5 * w.data.nbytes  # one gradient array, not the rule's and a copy of it
+
+
+def test_a_weight_stored_transposed_gets_its_gradient_so_stored_and_once() -> None:
+    # nn.Linear's layout: the gradient has it too (an update mixing layouts is strided), made once, not copied
+    w = Tensor(np.zeros((784, 256), np.float32).T, requires_grad=True)
+    assert _first_layer_backward(w) < 1.5 * w.data.nbytes and _transposed(w.grad)
+    h = Tensor(np.ones((8, 784), np.float32), requires_grad=True)  # a hidden layer's input: linear's own rule
+    (_linear(h, w) * 2.0).sum().backward()
+    assert np.array_equal(w.grad, np.full((256, 784), 24.0, np.float32)) and _transposed(w.grad)

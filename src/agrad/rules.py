@@ -37,8 +37,10 @@ from agrad.tensor import (
     logsumexp,
     matmul,
     namespace,
+    one_hot,
     reshape,
     squeeze,
+    stored_transposed,
     swapaxes_last,
     tensor_sum,
     transpose,
@@ -331,35 +333,45 @@ def matmul_jvp(x_dots: tuple[X, ...], out: X, x: X, y: X) -> X: return matmul(x_
 
 # linear = x @ w^T + b in one node: x's share g @ w; w's g^T @ x, summed over every leading axis of x;
 # b's share is g itself, which the walk sums down to b's shape as for any broadcast.
-def _flat_rows(a: X, n: int) -> X: return a if len(_shape(a)) == 2 else reshape(a, (-1, n))
+def _weight_grad(g: X, x: X, w: X) -> X:
+    if len(x.shape) != 2:
+        n_out, n_in = _shape(w)
+        g, x = reshape(g, (-1, n_out)), reshape(x, (-1, n_in))
+    # in w's own layout (nn.Linear stores w transposed), so that the update does not mix two
+    return (x.T @ g).T if stored_transposed(_d(w)) else g.T @ x
 def linear_vjp(g: X, out: X, x: X, w: X, *b: X) -> tuple[X, ...]:
-    n_out, n_in = _shape(w)
     # operators, not matmul()/transpose(): the same for arrays and Tensors, without the checks for user input
-    return (g @ w, _flat_rows(g, n_out).T @ _flat_rows(x, n_in), *(g for _ in b))
+    return (g @ w, _weight_grad(g, x, w), *(g for _ in b))
 def linear_jvp(x_dots: tuple[X, ...], out: X, x: X, w: X, *b: X) -> X:
     t = linear(x_dots[0], w) + linear(x, x_dots[1])
     return t + x_dots[2] if b else t
 # linear_data: the same op when x is data, a constant; its operands are (w, b or None, x).
 def linear_data_vjp(g: X, out: X, w: X, b: X, x: X) -> tuple[X, ...]:
-    n_out, n_in = _shape(w)
-    return _flat_rows(g, n_out).T @ _flat_rows(x, n_in), g if b is not None else None
+    return _weight_grad(g, x, w), g if b is not None else None
 def linear_data_jvp(x_dots: tuple[X, ...], out: X, w: X, b: X, x: X) -> X:
     t = linear(x, x_dots[0])
     return t + x_dots[1] if b is not None else t
 
 # cross_entropy(z, t) = logsumexp(z_i) - z_i[t_i] per row: d/dz = softmax(z) - one_hot(t), scaled by
 # g per row (reduction "none"), by g ("sum") or by g / N ("mean"). t and the reduction get no gradient;
-# the node also carries the one-hot rows and each row's logsumexp from the forward pass.
-def _softmax_minus_one_hot(z: X, hot: Any, lse: Any) -> X:
-    if type(z) is Tensor:  # a graph (create_graph): logsumexp must be z's own, differentiable, not the stored number
-        return exp(z - logsumexp(z, (1,), True)) - hot
-    return namespace(z).exp(z - lse) - hot  # arrays: the stored logsumexp spares a second pass of reductions
+# the node also carries the softmax p from the forward pass.
+def _softmax_minus_one_hot(z: X, t: Any, p: Any) -> X:
+    c = _shape(z)[1]
+    if type(z) is Tensor:  # a graph (create_graph): the softmax must be z's own, differentiable, not the stored p
+        return exp(z - logsumexp(z, (1,), True)) - one_hot(t, c, z._xp, z.dtype)
+    if type(p) in _COPY:  # NumPy: the ones taken off by index, not by comparing t with every class
+        import numpy as np
+
+        d = p.copy(order="K")
+        d[np.arange(len(t)), t] -= 1
+        return d
+    return p - one_hot(t, c, namespace(p), p.dtype)
 def _per_row(g: X, z: X, reduction: str) -> X:
     return expand_dims(g, -1) if reduction == "none" else g / _shape(z)[0] if reduction == "mean" else g
-def cross_entropy_vjp(g: X, out: X, z: X, t: Any, reduction: str, hot: Any, lse: Any) -> tuple[X, ...]:
-    return (_per_row(g, z, reduction) * _softmax_minus_one_hot(z, hot, lse),)
-def cross_entropy_jvp(x_dots: tuple[X, ...], out: X, z: X, t: Any, reduction: str, hot: Any, lse: Any) -> X:
-    each = tensor_sum(x_dots[0] * _softmax_minus_one_hot(z, hot, lse), (1,), False)
+def cross_entropy_vjp(g: X, out: X, z: X, t: Any, reduction: str, p: Any) -> tuple[X, ...]:
+    return (_per_row(g, z, reduction) * _softmax_minus_one_hot(z, t, p),)
+def cross_entropy_jvp(x_dots: tuple[X, ...], out: X, z: X, t: Any, reduction: str, p: Any) -> X:
+    each = tensor_sum(x_dots[0] * _softmax_minus_one_hot(z, t, p), (1,), False)
     return each if reduction == "none" else tensor_sum(each) / _shape(z)[0] if reduction == "mean" else tensor_sum(each)
 
 def reshape_vjp(g: X, out: X, x: X, shape: tuple[int, ...]) -> tuple[X, ...]: return (reshape(g, _shape(x)),)

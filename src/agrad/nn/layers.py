@@ -72,7 +72,9 @@ class Linear(Module):
         self.out_features = count(out_features, "out_features")
         dt, rng = _dtype(dtype), _generator(seed)
         bound = 1.0 / math.sqrt(in_features)
-        w = rng.uniform(-bound, bound, (out_features, in_features)).astype(dt)
+        # stored transposed, an (in, out) row-major array seen as (out, in): the forward x @ weight.T is
+        # then BLAS's plain product, which OpenBLAS runs 5-10% faster than the transposed one
+        w = rng.uniform(-bound, bound, (out_features, in_features)).astype(dt, order="F")
         self.weight = Tensor(w, requires_grad=True)
         self.bias = Tensor(rng.uniform(-bound, bound, out_features).astype(dt), requires_grad=True) if bias else None
 
