@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import sys
 from collections.abc import Callable
@@ -18,6 +19,24 @@ from oracles import BINARY, UNARY, central_diff, same, torch_grads
 
 import agrad
 from agrad import Value
+from agrad.backprop import COMPILED
+
+# sys.settrace sees Python bytecode only: in the compiled build (AGRAD_COMPILE=1) it cannot stop the walk.
+traces_the_walk = pytest.mark.skipif(
+    COMPILED, reason="agrad.backprop is compiled (AGRAD_COMPILE=1): sys.settrace cannot stop a walk inside C"
+)
+
+
+def test_compiled_says_which_backprop_was_imported() -> None:
+    """COMPILED is True exactly when agrad.backprop was loaded from a C extension; AGRAD_EXPECT_COMPILED=1 or 0
+    (CI's two runs) says which one the run must have."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    assert agrad.backprop.__file__.endswith(tuple(EXTENSION_SUFFIXES)) == COMPILED, agrad.backprop.__file__
+    expected = os.environ.get("AGRAD_EXPECT_COMPILED")
+    if expected is not None:
+        assert (expected == "1") == COMPILED, agrad.backprop.__file__
+
 
 # -- repeated backward adds exactly once more -----------------------------------------
 
@@ -390,6 +409,7 @@ def _assert_next_backward_right(leaves: list[Value], f: Value, want: list[float]
     assert [v.grad for v in leaves] == pytest.approx(want, rel=1e-14)
 
 
+@traces_the_walk
 @pytest.mark.parametrize("create_graph", [False, True])
 def test_a_walk_stopped_at_any_bytecode_leaves_no_trace(create_graph: bool) -> None:
     """Stop backward at each bytecode of agrad's code in turn (as Ctrl-C could): no _g is left
@@ -414,6 +434,7 @@ def test_a_walk_stopped_at_any_bytecode_leaves_no_trace(create_graph: bool) -> N
     assert stops > 200  # it really stopped all along the walk, not once at the start
 
 
+@traces_the_walk
 def test_a_second_stop_while_clearing_up_leaves_nothing_a_later_walk_reads() -> None:
     """Stop backward at each line in turn, then again at each store of its clean-up (a second
     Ctrl-C): whatever is left in _g, the next backward of the graph, or of part of it, is right."""

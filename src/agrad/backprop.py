@@ -44,11 +44,17 @@ stopped, and every walk sets ``_g`` of all of its own nodes before it starts.
 Two walks over shared nodes at the same time (a hook that calls ``backward()``
 on an overlapping graph, two threads through one model) would share ``_g``:
 they are not supported; a transform's walk writes only its own fresh nodes.
+
+A variable that holds a node is typed ``Any``, and ``create_graph`` is any
+truthy object: the optional compiled build (mypyc, ``AGRAD_COMPILE=1``) checks
+declared types at run time, and a Tensor's ``data`` is an array, not the
+``float`` that ``Value`` declares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Sequence
+from types import FunctionType
 from typing import Any
 
 from agrad._checks import quote
@@ -82,6 +88,7 @@ def _sort(root: Value, clear: bool) -> list[Value]:
     if type(root) not in NODE_TYPES:
         raise TypeError(f"toposort expects a Value or a Tensor, got {type(root).__name__}: {quote(root)}")
     order: list[Value] = []
+    node: Any  # a Value, a Tensor or another node type (see the module's docstring)
     seen: set[Value | float] = set()  # the nodes reached, and the float constants met
     # A None on the stack says: the node under it has had all of its children
     # pushed, so once the None is popped, that node is done (no tuple per node).
@@ -112,7 +119,7 @@ def _sort(root: Value, clear: bool) -> list[Value]:
         for c in kids:
             if type(c) in nodes:
                 if c not in seen:
-                    push(c)  # type: ignore[arg-type]
+                    push(c)
             elif type(c) is float:
                 visit(c)
             elif not isinstance(c, type(node)._constant_types):
@@ -125,6 +132,11 @@ def _refuse(node: Value, c: object) -> None:
     raise TypeError(f"a node's children must be Values or floats, got {what} in {node!r}")
 
 
+# Whether this module runs as a C extension (the optional mypyc build, AGRAD_COMPILE=1 in setup.py) and not as
+# Python: a compiled module's functions are builtins. Tests that trace the walk's bytecode skip when it is.
+COMPILED: bool = not isinstance(_refuse, FunctionType)
+
+
 def _refuse_odd_children(order: Sequence[Value]) -> None:
     """The sort's TypeError for a hand-built node's int (or bool) operand, if there is one.
 
@@ -133,13 +145,14 @@ def _refuse_odd_children(order: Sequence[Value]) -> None:
     an AttributeError; this names it instead, at no cost to a walk that works.
     """
     nodes = NODE_TYPES
+    node: Any
     for node in order:
         for c in node._children:
             if type(c) not in nodes and type(c) is not float and not isinstance(c, type(node)._constant_types):
                 _refuse(node, c)
 
 
-def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> None:
+def backward(root: Value, gradient: Any = 1.0, create_graph: object = False) -> None:
     """Add d(root)/d(node) * gradient to ``node.grad`` for every node under root.
 
     >>> x = Value(3.0); y = x * x
@@ -164,7 +177,7 @@ def backward(root: Value, gradient: Any = 1.0, create_graph: bool = False) -> No
 def pull(
     order: Sequence[Value],
     seeds: Iterable[tuple[Value, Any]],
-    create_graph: bool,
+    create_graph: object,
     visit: Callable[[Value, Any], Any] | None = None,
     only: Container[Any] | None = None,
     cleared: bool = False,
@@ -189,6 +202,7 @@ def pull(
     >>> pull(toposort(y), [(y, 1.0)], False, lambda v, g: seen.setdefault(v, g)); seen[x]
     6.0
     """
+    node: Any
     if not cleared:
         for node in order:  # whatever a stopped walk left here is never read
             node._g = None
@@ -214,7 +228,7 @@ def pull(
             if visit is None:
                 grad = node.grad
                 if mine and grad is None and not node._children:
-                    node._grad = g  # type: ignore[attr-defined]  # only a Tensor's share is ever its own
+                    node._grad = g  # only a Tensor's share is ever its own
                 else:
                     node.grad = g if (type(grad) is float and grad == 0.0) or grad is None else grad + g
             else:
@@ -292,7 +306,7 @@ def pull(
         own.clear()
 
 
-def _late_rule(node: Value) -> Callable[..., Any]:
+def _late_rule(node: Any) -> Callable[..., Any]:
     """The VJP rule of a row added to RULES after this module was loaded, or a clear error."""
     p = RULES.get(node._op)
     if p is None:
@@ -311,14 +325,14 @@ def _gradient_number(g: object, what: str) -> float:
     raise TypeError(f"{what} must be a real number or a Value, got {type(g).__name__}: {quote(g)}")
 
 
-def _run_hooks(node: Value, g: Any) -> Any:
+def _run_hooks(node: Any, g: Any) -> Any:
     for hook in list(node._hooks or ()):
         r = hook(g)
         if r is None:
             continue
         if type(r) not in NODE_TYPES:
             name = getattr(hook, "__qualname__", repr(hook))
-            if type(node) is Tensor:  # type: ignore[comparison-overlap]  # an array of the Tensor's shape
+            if type(node) is Tensor:  # an array of the Tensor's shape
                 r = hook_value(node, r, name)
             else:
                 r = _gradient_number(r, f"the value returned by hook {name}")

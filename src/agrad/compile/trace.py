@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import agrad.rules as _rules
+from agrad.backprop import COMPILED
 from agrad.compile.symbolic import Sym
 from agrad.modes import NO_GRAD, TRACING, mode
 from agrad.value import Value
@@ -70,6 +71,9 @@ _READERS: dict[int, bool] = {}  # id of a module's globals -> may it read a trac
 # backward's float walk (their gradients would be numbers of the example), forward mode's float() and
 # comparisons and the transforms' float results (they hand the number to the user), and compile itself.
 _BARRED = ("agrad.rules", "agrad.backprop", "agrad.forward", "agrad.transforms")
+# The compiled walk (AGRAD_COMPILE=1) runs with no frame of its own: its reads show the frame that called it,
+# Value.backward's, in a module that may read.
+_WALK_CALLER = Value.backward.__code__ if COMPILED else None
 
 
 def _allowed(frame: Any) -> bool:
@@ -101,7 +105,8 @@ class Tracer(Value):
         return "a Value computed from the arguments"
 
     def _refuse(self, what: str) -> TracingError:
-        if sys._getframe(2).f_globals.get("__name__") == "agrad.backprop":
+        f = sys._getframe(2)
+        if f.f_globals.get("__name__") == "agrad.backprop" or f.f_code is _WALK_CALLER:
             return TracingError(
                 f"backward() reached {self._what()} while tracing: its gradients would be numbers "
                 "of this one input, frozen into every later call. Compile the transform instead: "
@@ -116,9 +121,10 @@ class Tracer(Value):
 
     @property
     def data(self) -> float:
-        g = sys._getframe(1).f_globals  # the hottest line of a trace: _allowed, inlined
+        f = sys._getframe(1)  # the hottest lines of a trace: _allowed, inlined
+        g = f.f_globals
         ok = _READERS.get(id(g))
-        if ok or (ok is None and _reader(g)):
+        if (ok or (ok is None and _reader(g))) and f.f_code is not _WALK_CALLER:
             return _SLOT.__get__(self)  # type: ignore[no-any-return]
         raise self._refuse("read .data")
 
