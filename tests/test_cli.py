@@ -210,10 +210,10 @@ def test_an_interrupted_plot_leaves_no_half_picture_and_no_old_one(
 ) -> None:
     from matplotlib.figure import Figure
 
-    from agrad import cli
+    from agrad import mlp_run
 
-    cfg = cli.Config(steps=2, samples=10, out=str(tmp_path))
-    assert cli.run(cfg, quiet=True) == 0
+    cfg = mlp_run.Config(steps=2, samples=10, out=str(tmp_path))
+    assert mlp_run.run(cfg, quiet=True) == 0
     before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
     real_savefig = Figure.savefig
 
@@ -228,16 +228,16 @@ def test_an_interrupted_plot_leaves_no_half_picture_and_no_old_one(
 
     monkeypatch.setattr(Figure, "savefig", half_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):
-        cli.run(cli.Config(steps=2, samples=10, out=str(tmp_path), seed=2), quiet=True)
+        mlp_run.run(mlp_run.Config(steps=2, samples=10, out=str(tmp_path), seed=2), quiet=True)
     left = sorted(os.listdir(tmp_path))
     assert left == ["model.json", "run.json"]  # no half picture, no temporary file, no picture of the old run
     assert (tmp_path / "model.json").read_bytes() != before["model.json"]
 
 
 def test_a_diverged_run_still_writes_strict_json(tmp_path: Path) -> None:
-    from agrad import cli
+    from agrad import mlp_run
 
-    cli.run(cli.Config(steps=3, samples=10, lr=1e200, out=str(tmp_path)), quiet=True)  # the loss overflows
+    mlp_run.run(mlp_run.Config(steps=3, samples=10, lr=1e200, out=str(tmp_path)), quiet=True)  # the loss overflows
 
     def refuse(name: str) -> None:
         raise AssertionError(f"run.json holds {name}, which strict JSON readers (jq, JSON.parse) refuse")
@@ -333,16 +333,16 @@ def test_the_memory_estimate_is_of_the_right_size(hidden: list[int], samples: in
     """The numbers behind the refusal, checked against tracemalloc's peak on runs the machine can hold."""
     import tracemalloc
 
-    from agrad import cli
+    from agrad import mlp_run
 
-    cfg = cli.Config(hidden=hidden, samples=samples, steps=1)
+    cfg = mlp_run.Config(hidden=hidden, samples=samples, steps=1)
     tracemalloc.start()
     try:
-        cli.train(cfg)
+        mlp_run.train(cfg)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    estimate = cli.memory_needed(cfg.hidden, 1, cfg.samples, cfg.steps)
+    estimate = mlp_run.memory_needed(cfg.hidden, 1, cfg.samples, cfg.steps)
     assert peak / 2 < estimate < peak * 2, (peak, estimate)
 
 
@@ -456,7 +456,9 @@ def test_eval_gives_training_and_held_out_accuracy(runs: dict[str, Path], datase
         # Same distribution: the fresh blobs sit where the training blobs sat (their means within
         # 4 standard errors), though no point is shared.
         X, y = agrad.datasets.make_blobs(30, centers=3, std=0.6, box=(-4.0, 4.0), seed=3)
-        fresh = agrad.cli.make_data(agrad.cli.config_from_record(record), samples=1000, seed=4)
+        from agrad import mlp_run
+
+        fresh = mlp_run.make_data(mlp_run.config_from_record(record), samples=1000, seed=4)
         assert not {tuple(p) for p in X} & {tuple(p) for p in fresh[0]}
         for c in range(3):
             for axis in range(2):
@@ -537,7 +539,7 @@ def test_the_pictures_have_legend_contour_whole_steps_and_plain_log_labels(
     pytest.importorskip("matplotlib")
     from matplotlib.contour import ContourSet
 
-    from agrad import cli
+    from agrad import mlp_run
 
     figures: dict[str, Any] = {}
 
@@ -545,10 +547,11 @@ def test_the_pictures_have_legend_contour_whole_steps_and_plain_log_labels(
         fig.canvas.draw()  # lay out the ticks as the PNG would show them
         figures[os.path.basename(path)] = fig
 
-    monkeypatch.setattr(cli, "_save_figure", keep)
+    monkeypatch.setattr(mlp_run, "_save_figure", keep)
     for dataset, classes in [("moons", 2), ("blobs", 3)]:
         figures.clear()
-        assert cli.run(cli.Config(dataset=dataset, steps=40, samples=60, out=str(tmp_path / dataset)), quiet=True) == 0
+        cfg = mlp_run.Config(dataset=dataset, steps=40, samples=60, out=str(tmp_path / dataset))
+        assert mlp_run.run(cfg, quiet=True) == 0
         loss_ax = figures["loss.png"].axes[0]
         steps = [t for t in loss_ax.get_xticks() if 0 <= t <= 40]
         assert steps and all(float(t).is_integer() for t in steps)

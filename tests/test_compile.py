@@ -461,7 +461,7 @@ def test_bad_options() -> None:
 
 @pytest.mark.parametrize("dataset", ["moons", "blobs"])
 def test_compiled_training_gives_the_same_numbers(dataset: str) -> None:
-    from agrad.cli import Config, train
+    from agrad.mlp_run import Config, train
 
     cfg = dict(dataset=dataset, samples=30, steps=8, hidden=[8, 8], seed=3)
     eager_run, compiled_run = train(Config(**cfg)), train(Config(**cfg, compile=True))  # type: ignore[arg-type]

@@ -20,7 +20,6 @@ import itertools
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -32,6 +31,7 @@ from agrad.losses import cross_entropy
 from agrad.modes import no_grad
 from agrad.nn import Linear, ReLU, Sequential
 from agrad.optim import SGD, Adam, cosine_decay
+from agrad.progress import tqdm_bar
 from agrad.serialize import _write_atomic, load, save
 from agrad.tensor import Tensor
 
@@ -239,16 +239,8 @@ class Progress:
     """A tqdm bar with the loss and accuracy when stderr is a terminal and tqdm is there; else a line per epoch."""
 
     def __init__(self, steps: int, quiet: bool, note: Callable[[str], None]) -> None:
-        self.bar: Any = None
+        self.bar: Any = tqdm_bar(steps, quiet, note, mininterval=0.2)
         self.steps, self.every = steps, max(1, steps // 10)
-        if quiet or not sys.stderr.isatty():
-            return
-        try:
-            from tqdm import tqdm  # type: ignore[import-untyped]
-        except ImportError:
-            note('no progress bar: tqdm is not installed (pip install "agrad[progress]")')
-            return
-        self.bar = tqdm(total=steps, desc="training", unit="step", leave=True, mininterval=0.2)
 
     def __call__(self, k: int, steps: int, loss: float, acc: float) -> None:
         if self.bar is not None:

@@ -9,7 +9,7 @@ own arrays. The parameters' Values are not touched while it trains:
 ``compiled_step`` keeps eager training's contract instead (gradients in each
 ``.grad``, any optimizer after it), for the command line:
 
-The eager step (``agrad.cli.make_step``) builds one graph over the whole batch.
+The eager step (``agrad.mlp_run.make_step``) builds one graph over the whole batch.
 The compiled step traces the loss of *one* sample, then runs that trace on the
 whole batch with the NumPy executor, ``reduce="mean"``: the mean of the
 per-sample losses is the full-batch loss, and the L2 term, which does not
