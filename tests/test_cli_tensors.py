@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
 import os
@@ -18,6 +17,8 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("array_api_compat")
 pytest.importorskip("safetensors")
 pytest.importorskip("sklearn")
+
+from idx_files import write_learnable_mnist  # noqa: E402
 
 import agrad  # noqa: E402
 
@@ -118,21 +119,10 @@ def test_device_cpu_is_recorded_and_checked_when_the_run_is_read(tmp_path: Path)
     assert r.returncode == 2 and "config: device must be one of cpu, cuda, got 'tpu'" in r.stderr, r.stderr
 
 
-def _write_idx(path: Path, data: np.ndarray) -> None:
-    head = bytes([0, 0, 8, data.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in data.shape)
-    path.write_bytes(gzip.compress(head + data.astype(np.uint8).tobytes()))
-
-
 def test_train_mnist_from_idx_files_and_replace_a_toy_run(tmp_path: Path) -> None:
-    rng = np.random.default_rng(1)
     data = tmp_path / "mnist"
     data.mkdir()
-    for split, n in [("train", 200), ("t10k", 50)]:
-        y = rng.integers(0, 10, n)
-        X = rng.integers(0, 60, (n, 28, 28))
-        X[np.arange(n), y * 2] = 255  # class k lights up row 2k: learnable in a few epochs
-        _write_idx(data / f"{split}-images-idx3-ubyte.gz", X)
-        _write_idx(data / f"{split}-labels-idx1-ubyte.gz", y)
+    write_learnable_mnist(data, 200, 50, seed=1)
     out = tmp_path / "run"
     assert agrad_cmd("demo", "--steps", "1", "--samples", "10", "--out", str(out)).returncode == 0
     r = agrad_cmd("train", "--dataset", "mnist", "--data", str(data), "--out", str(out))

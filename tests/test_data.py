@@ -10,6 +10,8 @@ import pytest
 
 np = pytest.importorskip("numpy")
 
+from idx_files import idx_bytes  # noqa: E402
+
 from agrad import datasets  # noqa: E402
 from agrad.data import MNIST_SHA256, DataLoader, load_mnist, train_test_split  # noqa: E402
 
@@ -29,18 +31,12 @@ def test_load_digits_gives_the_uci_digits() -> None:
     assert np.array_equal(X, Xs) and np.array_equal(y, ys)
 
 
-def _idx(data: np.ndarray) -> bytes:
-    """An IDX file of unsigned bytes, written from the format's spec (magic 0x08 0x0N, big-endian sizes)."""
-    head = bytes([0, 0, 8, data.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in data.shape)
-    return head + data.astype(np.uint8).tobytes()
-
-
 def _write_mnist(root: Path, n_train: int = 5, n_test: int = 3, gz: bool = True, seed: int = 0) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
     parts = {}
     for split, n in [("train", n_train), ("t10k", n_test)]:
-        parts[f"{split}-images-idx3-ubyte"] = _idx(rng.integers(0, 256, (n, 28, 28)))
-        parts[f"{split}-labels-idx1-ubyte"] = _idx(rng.integers(0, 10, n))
+        parts[f"{split}-images-idx3-ubyte"] = idx_bytes(rng.integers(0, 256, (n, 28, 28)))
+        parts[f"{split}-labels-idx1-ubyte"] = idx_bytes(rng.integers(0, 10, n))
     files = {}
     for name, raw in parts.items():
         data = gzip.compress(raw) if gz else raw
@@ -202,10 +198,10 @@ def test_truncated_gzip_and_mismatched_labels(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz is truncated or corrupt"):
         load_mnist(tmp_path, verify=False, download=False)
     _write_mnist(tmp_path)
-    _rewrite(tmp_path / "train-labels-idx1-ubyte.gz", _idx(np.arange(4)))
+    _rewrite(tmp_path / "train-labels-idx1-ubyte.gz", idx_bytes(np.arange(4)))
     with pytest.raises(ValueError, match="MNIST train: 5 images but 4 labels"):
         load_mnist(tmp_path, verify=False, download=False)
-    _rewrite(tmp_path / "train-labels-idx1-ubyte.gz", _idx(np.array([0, 1, 2, 3, 10])))
+    _rewrite(tmp_path / "train-labels-idx1-ubyte.gz", idx_bytes(np.array([0, 1, 2, 3, 10])))
     with pytest.raises(ValueError, match=r"labels must be digits 0..9, found 10"):
         load_mnist(tmp_path, verify=False, download=False)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
 import tracemalloc
@@ -15,6 +14,8 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("array_api_compat")
 pytest.importorskip("safetensors")
 pytest.importorskip("sklearn")
+
+from idx_files import write_idx, write_learnable_mnist  # noqa: E402
 
 import agrad  # noqa: E402
 from agrad.tensor_run import RunError, TensorConfig, eval_run, load_run, load_split, predict_run, run  # noqa: E402
@@ -106,22 +107,10 @@ def test_a_damaged_run_is_one_clear_error(digits_run: tuple[Path, float], tmp_pa
         load_run(str(tmp_path), {"config": {"dataset": "digits", "hidden": "64"}})
 
 
-def _write_idx(path: Path, data: np.ndarray) -> None:
-    head = bytes([0, 0, 8, data.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in data.shape)
-    path.write_bytes(gzip.compress(head + data.astype(np.uint8).tobytes()))
-
-
 def test_mnist_run_on_idx_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a learnable stand-in: class k lights up row k of the 28x28 image
-    rng = np.random.default_rng(0)
     data = tmp_path / "mnist"
     data.mkdir()
-    for split, n in [("train", 300), ("t10k", 100)]:
-        y = rng.integers(0, 10, n)
-        X = rng.integers(0, 60, (n, 28, 28))
-        X[np.arange(n), y * 2] = 255
-        _write_idx(data / f"{split}-images-idx3-ubyte.gz", X)
-        _write_idx(data / f"{split}-labels-idx1-ubyte.gz", y)
+    write_learnable_mnist(data, 300, 100, seed=0)
     out = tmp_path / "run"
     cfg = TensorConfig(dataset="mnist", data=str(data), verify=False, epochs=3, out=str(out))
     ticks: list[list[float]] = []
@@ -145,8 +134,8 @@ def test_mnist_pixels_become_float32_rows_without_a_float64_copy(tmp_path: Path)
     raw = {}
     for split, n in [("train", 3000), ("t10k", 500)]:
         raw[split] = rng.integers(0, 256, (n, 28, 28))
-        _write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", raw[split])
-        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", raw[split])
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
     tracemalloc.start()
     try:
         s = load_split(TensorConfig(dataset="mnist", data=str(tmp_path), verify=False, out=""))
