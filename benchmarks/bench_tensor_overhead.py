@@ -30,29 +30,12 @@ except ImportError:  # the table shows agrad and NumPy alone
 
 
 def ops_for(lib: str) -> dict[str, Callable[[Any, Any], Any]]:
-    if lib == "numpy":
-        return {
-            "add": lambda a, b: a + b,
-            "mul": lambda a, b: a * b,
-            "exp": lambda a, b: np.exp(a),
-            "tanh": lambda a, b: np.tanh(a),
-            "matmul": lambda a, b: a @ b,
-            "sum": lambda a, b: a.sum(),
-        }
-    if lib == "torch":
-        return {
-            "add": lambda a, b: a + b,
-            "mul": lambda a, b: a * b,
-            "exp": lambda a, b: torch.exp(a),
-            "tanh": lambda a, b: torch.tanh(a),
-            "matmul": lambda a, b: a @ b,
-            "sum": lambda a, b: a.sum(),
-        }
+    m: Any = {"numpy": np, "torch": torch}.get(lib, agrad)  # each library's own exp and tanh
     return {
         "add": lambda a, b: a + b,
         "mul": lambda a, b: a * b,
-        "exp": lambda a, b: agrad.exp(a),
-        "tanh": lambda a, b: agrad.tanh(a),
+        "exp": lambda a, b: m.exp(a),
+        "tanh": lambda a, b: m.tanh(a),
         "matmul": lambda a, b: a @ b,
         "sum": lambda a, b: a.sum(),
     }
