@@ -12,24 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from commands import agrad_cmd
 
 import agrad
 from agrad.nn import MLP
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def agrad_cmd(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agrad", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env={**os.environ, "MPLBACKEND": "Agg", **(env or {})},
-    )
 
 
 def _final_accuracy(stdout: str) -> float:
@@ -144,13 +132,18 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_without_the_extras_it_still_trains_and_says_what_to_install(tmp_path: Path) -> None:
-    r = subprocess.run(
-        [sys.executable, "-c", BLOCK, "demo", "--steps", "3", "--out", str(tmp_path)],
+def _demo_without_extras(out: Path) -> subprocess.CompletedProcess[str]:
+    """``agrad demo --steps 3`` with matplotlib, graphviz and tqdm blocked (BLOCK)."""
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK, "demo", "--steps", "3", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_without_the_extras_it_still_trains_and_says_what_to_install(tmp_path: Path) -> None:
+    r = _demo_without_extras(tmp_path)
     assert r.returncode == 0, r.stderr
     assert 'pip install "agrad[plot]"' in r.stderr and 'pip install "agrad[viz]"' in r.stderr
     assert sorted(os.listdir(tmp_path)) == ["model.json", "neuron.dot", "run.json"]
@@ -352,12 +345,7 @@ def test_a_reused_folder_never_mixes_runs(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "old").mkdir()
     # The second run cannot draw (no matplotlib, no graphviz): the old pictures must not stay beside its model.
-    r = subprocess.run(
-        [sys.executable, "-c", BLOCK, "demo", "--steps", "3", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = _demo_without_extras(tmp_path)
     assert r.returncode == 0, r.stderr
     assert sorted(os.listdir(tmp_path)) == ["model.json", "neuron.dot", "notes.txt", "old", "run.json"]
     assert (tmp_path / "notes.txt").read_text() == "mine"

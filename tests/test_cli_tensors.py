@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,22 +17,12 @@ pytest.importorskip("array_api_compat")
 pytest.importorskip("safetensors")
 pytest.importorskip("sklearn")
 
+from commands import agrad_cmd  # noqa: E402
 from idx_files import write_learnable_mnist  # noqa: E402
 
 import agrad  # noqa: E402
 
 FILES = ["confusion.png", "loss.png", "mistakes.png", "model.safetensors", "run.json"]
-
-
-def agrad_cmd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agrad", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env={**os.environ, "MPLBACKEND": "Agg"},
-    )
 
 
 @pytest.fixture(scope="module")
