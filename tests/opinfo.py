@@ -125,6 +125,12 @@ def _torch_dot(*wx: Any) -> Any:
     return torch.dot(torch.stack([_t(w) for w in wx[:n]]), torch.stack([_t(x) for x in wx[n:]]))
 
 
+def _torch_dot_relu(*wx: Any) -> Any:
+    import torch
+
+    return torch.relu(_torch_dot(*wx))
+
+
 def _mp_pow(x: Any, c: Any) -> Any:
     # an integer exponent keeps a negative base real in mpmath
     c = mpmath.mpf(c)
@@ -144,6 +150,11 @@ def _mp_dot(*wx: Any) -> Any:
     return mpmath.fdot(zip(wx[:n], wx[n:]))
 
 
+def _mp_dot_relu(*wx: Any) -> Any:
+    z = _mp_dot(*wx)
+    return z if z > 0 else 0 * z
+
+
 def _call(fn: str) -> Callable[[Sequence[str]], str]:
     return lambda a: f"{fn}({', '.join(a)})"
 
@@ -152,9 +163,9 @@ def _infix(sym: str) -> Callable[[Sequence[str]], str]:
     return lambda a: f"({a[0]} {sym} {a[1]})"
 
 
-def _dot_src(a: Sequence[str]) -> str:
+def _dot_src(a: Sequence[str], fn: str = "dot") -> str:
     n = len(a) // 2
-    return f"agrad.dot([{', '.join(a[:n])}], [{', '.join(a[n:])}])"
+    return f"agrad.{fn}([{', '.join(a[:n])}], [{', '.join(a[n:])}])"
 
 
 def _unary(name: str, agrad_fn: Callable[..., Any], mp_fn: Callable[..., Any], kind: str = "real", **kw: Any) -> OpInfo:
@@ -213,6 +224,10 @@ OPS: tuple[OpInfo, ...] = (
     OpInfo(
         "dot", "", (R,), lambda *wx: agrad.dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), _mp_dot, _torch_dot,
         _dot_src, nary=True,
+    ),
+    OpInfo(
+        "dot_relu", "", (R,), lambda *wx: agrad.dot_relu(wx[: len(wx) // 2], wx[len(wx) // 2 :]), _mp_dot_relu,
+        _torch_dot_relu, lambda a: _dot_src(a, "dot_relu"), kink=lambda *wx: abs(float(_mp_dot(*wx))), nary=True,
     ),
 )  # fmt: skip
 

@@ -193,17 +193,21 @@ def _pick(draw: Any, b: _Builder) -> int:
 
 
 def _away_from_kink(b: _Builder, info: OpInfo, args: list[Arg]) -> list[Arg]:
-    """Shift the first node operand by a constant until the op is smooth at its operands."""
-    for shift in (0.5, -0.75, 1.25, -1.5):
+    """Shift node operands by a constant, each in turn, until the op is smooth at its operands.
+
+    In turn: a ReLU neuron's z = w * x stays at its kink 0 however far w moves while x is 0.
+    """
+    nodes = [j for j, a in enumerate(args) if type(a) is int]
+    for k, shift in enumerate((0.5, -0.75, 1.25, -1.5)):
         if info.kink(*[b.value(a) for a in args]) >= KINK_MARGIN:
             return args
-        i = next(j for j, a in enumerate(args) if type(a) is int)
+        i = nodes[k % len(nodes)]
         args[i] = b.add("+", args[i], shift)
     return args
 
 
 def _apply(draw: Any, b: _Builder, info: OpInfo) -> int:
-    n = 2 * draw(st.integers(1, 3)) if info.name == "dot" else draw(st.integers(1, 4)) if info.nary else 0
+    n = 2 * draw(st.integers(1, 3)) if info.name in ("dot", "dot_relu") else draw(st.integers(1, 4)) if info.nary else 0
     slots = arity_slots(info, n)
     args: list[Arg] = []
     for slot in slots:

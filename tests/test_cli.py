@@ -33,7 +33,10 @@ def test_default_demo_reaches_95_percent_and_writes_its_files(tmp_path: Path) ->
     out = tmp_path / "agrad-demo"
     for name in ("loss.png", "decision_boundary.png"):
         assert (out / name).read_bytes()[:8] == PNG
-    assert "digraph" in (out / "neuron.dot").read_text()
+    picture = (out / "neuron.dot").read_text()
+    assert "digraph" in picture
+    # the pre-activation z is drawn as a node of its own, though the model makes a ReLU neuron one node
+    assert "{ z | data" in picture and '[label="dot"' in picture and '[label="relu"' in picture
     if shutil.which("dot"):
         assert (out / "neuron.png").read_bytes()[:8] == PNG
     model = MLP(2, [16, 16, 1], seed=0)

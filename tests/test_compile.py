@@ -103,7 +103,24 @@ def inputs(seed: int, n: int) -> list[float]:
 
 def test_every_op_has_forward_code() -> None:
     scalar_ops = {op for op, p in agrad.RULES.items() if not p.tensor_only}  # compile traces scalar programs
-    assert scalar_ops == set(FORWARD) | {"sum", "dot", "stop_gradient"}  # forward_expr: n-ary, identity
+    # forward_expr: n-ary, identity; dot_relu is never traced: while tracing, agrad.dot_relu makes relu(dot)
+    assert scalar_ops == set(FORWARD) | {"sum", "dot", "stop_gradient", "dot_relu"}
+
+
+@pytest.mark.parametrize("executor", ["python", "numpy", NATIVE])
+def test_a_relu_neuron_traces_as_a_dot_and_a_relu(executor: str) -> None:
+    """agrad.dot_relu and a ReLU Neuron (one node when eager) compile to the same numbers as eager."""
+    n = agrad.nn.Neuron(2, seed=3)
+
+    def f(a: Any, b: Any) -> Any:
+        return agrad.dot_relu([a, b, 0.5], [b, 2.0, a]) + n([a, b]) + n([1.5, -0.5]) * a
+
+    vg = agrad.compile(agrad.value_and_grad(f, argnums=(0, 1)), executor=executor)
+    for xs in ([0.7, -0.2], [-1.3, 0.4], [2.0, 1.0]):
+        value, grads = vg(*xs)
+        ev, eg = eager(f, xs)
+        assert close(value, ev) and all(close(g, e) for g, e in zip(grads, eg)), (xs, grads, eg)
+    assert len(vg.traces) == 1
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -287,6 +287,7 @@ SAMPLES: dict[str, list[tuple[float, ...]]] = {
     "max": [(0.7, 1.3), (1.3, 0.7)],
     "sum": [(0.7, 1.3, -0.4)],
     "dot": [(0.7, 1.3, -0.4, 2.5)],
+    "dot_relu": [(0.7, 1.3, -0.4, 2.5), (0.7, -1.3, 0.4, 2.5)],  # open, then closed
 }
 NAMESPACE: dict[str, Any] = {
     "log": math.log,

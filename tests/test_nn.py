@@ -24,14 +24,38 @@ def _points(n: int, seed: int = 0) -> list[list[float]]:
 
 
 def test_neuron_is_one_dot_node_with_the_bias_inside() -> None:
-    n = Neuron(3, seed=0)
+    n = Neuron(3, nonlin=None, seed=0)
     out = n([1.0, 2.0, 3.0])
-    assert out._op == "relu"
-    pre = out._children[0]
-    assert isinstance(pre, Value) and pre._op == "dot"
-    assert pre._children == (n.b, *n.w, 1.0, 1.0, 2.0, 3.0)
-    nodes = agrad.toposort(out)
-    assert len(nodes) == 4 + 1 + 1  # b, w1..w3, the dot, the relu: no chain of additions
+    assert out._op == "dot"
+    assert out._children == (n.b, *n.w, 1.0, 1.0, 2.0, 3.0)
+    assert len(agrad.toposort(out)) == 4 + 1  # b, w1..w3, the dot: no chain of additions
+    n.nonlin = "tanh"
+    out = n([1.0, 2.0, 3.0])
+    assert out._op == "tanh" and out._children[0]._op == "dot"  # type: ignore[union-attr]
+
+
+def test_a_relu_neuron_is_one_node_with_the_gradients_of_a_dot_and_a_relu() -> None:
+    """dot_relu against the two nodes it stands for, agrad.relu(agrad.dot(...)), bit for bit: open and closed
+    ReLUs, z = 0 (relu'(0) = 0), a nan input (its gradient passes, as relu's does) and an infinite one."""
+    n = Neuron(3, seed=0)
+    for x in ([1.0, 2.0, 3.0], [-1.0, -2.0, -3.0], [0.0, 0.0, 0.0], [math.nan, 1.0, 2.0], [math.inf, 1.0, 1.0]):
+        xs = [Value(v) for v in x]
+        out = n(xs)
+        assert out._op == "dot_relu" and out._children == (n.b, *n.w, 1.0, *xs)
+        assert len(agrad.toposort(out)) == 4 + 3 + 1  # b, w1..w3, the inputs, the neuron
+        out.backward()
+        fused = [v.grad for v in (*n.w, n.b, *xs)]
+        n.zero_grad()
+        ys = [Value(v) for v in x]
+        two = agrad.relu(agrad.dot((n.b, *n.w), (1.0, *ys)))
+        assert two._op == "relu" and _same(two.data, out.data)
+        two.backward()
+        assert all(map(_same, [v.grad for v in (*n.w, n.b, *ys)], fused)), x
+        n.zero_grad()
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)
 
 
 def test_neuron_value_matches_hand_calculation() -> None:

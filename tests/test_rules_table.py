@@ -54,6 +54,11 @@ CASES: dict[str, list[Case]] = {
         (lambda a, b, c, d: agrad.dot([a, b], [c, d]), [(0.1, -2.0, 3.0, 0.5)]),
         (lambda a, b: agrad.dot([a, 2.0], [a, b]), [(1.5, -0.25)]),
     ],
+    # a ReLU neuron: open (z = 2.5), closed (z = -0.7), and one with constants among the operands
+    "dot_relu": [
+        (lambda a, b, c, d: agrad.dot_relu([a, b], [c, d]), [(0.5, 2.0, 3.0, 0.5), (0.1, -2.0, 3.0, 0.5)]),
+        (lambda a, b: agrad.dot_relu([a, 2.0], [a, b]), [(1.5, -0.25), (0.5, -1.0)]),
+    ],
 }
 
 PARAMS = [
@@ -160,19 +165,22 @@ def test_a_wrong_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
         gradcheck(agrad.sin, [0.3], modes=("fwd",))
 
 
-LOCAL = [
+GATED = [
     pytest.param(op, fn, point, id=f"{op}-{point}")
     for op, fn, point in (p.values for p in PARAMS)
-    if RULES[op].local is not None
+    if RULES[op].gate is not None
 ]
 
 
-@pytest.mark.parametrize(("op", "fn", "point"), LOCAL)
-def test_a_local_form_is_the_partial_derivatives(op: str, fn: Callable[..., Any], point: tuple[float, ...]) -> None:
-    """A row's local derivatives (the float walk's form of its VJP) against central differences, operand by operand."""
+@pytest.mark.parametrize(("op", "fn", "point"), GATED)
+def test_a_gate_is_the_partial_derivatives(op: str, fn: Callable[..., Any], point: tuple[float, ...]) -> None:
+    """A gated row (the float walk's form of its VJP: dot's rule on gate(g, out)) against central differences."""
     node = next(v for v in agrad.toposort(fn(*[Value(x) for x in point])) if v._op == op)
     xs = [c if type(c) is float else c.data for c in node._children]
-    local = [d if type(d) is float else d.data for d in RULES[op].local(node.data, node._children)]  # type: ignore[misc]
+    n = len(xs) // 2
+    gate = RULES[op].gate
+    assert gate is not None
+    local = [gate(1.0, node.data) * partner for partner in xs[n:] + xs[:n]]  # d(out)/d(operand i)
     h = 1e-6
     for i in range(len(xs)):
         up, down = list(xs), list(xs)
@@ -182,10 +190,19 @@ def test_a_local_form_is_the_partial_derivatives(op: str, fn: Callable[..., Any]
     assert list(RULES[op].vjp(0.5, node.data, *xs)) == [0.5 * d for d in local]
 
 
-def test_a_wrong_local_form_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    """backward() uses a row's local form (a neuron's dot does): break it, and the gradient check notices."""
+@pytest.mark.parametrize(
+    ("op", "fn", "point"),
+    [
+        ("dot", lambda a, b: agrad.dot([a, 2.0], [a, b]), [1.5, -0.25]),
+        ("dot_relu", lambda a, b: agrad.dot_relu([a, 2.0], [a, b]), [1.5, -0.25]),
+    ],
+)
+def test_a_wrong_gate_is_caught(
+    monkeypatch: pytest.MonkeyPatch, op: str, fn: Callable[..., Any], point: list[float]
+) -> None:
+    """backward() does a gated row's products itself (a neuron's dot does): break its gate, and gradcheck notices."""
     import agrad.backprop
 
-    monkeypatch.setitem(agrad.backprop._LOCAL, "dot", lambda out, wx: [2.0 * v for v in wx])
+    monkeypatch.setitem(agrad.backprop._GATE, op, lambda g, out: 2.0 * g)
     with pytest.raises(agrad.GradcheckError, match="reverse mode"):
-        gradcheck(lambda a, b: agrad.dot([a, 2.0], [a, b]), [1.5, -0.25], modes=("rev",))
+        gradcheck(fn, point, modes=("rev",))

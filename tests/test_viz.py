@@ -161,8 +161,8 @@ def test_a_neurons_edges_name_its_bias_and_weights_as_their_nodes_do() -> None:
     out.label = "out"
     dot = to_dot(out)
     nodes, edges = parse(dot)
-    z = records(dot)["v1"][2]
-    (d,) = [t for t, h, _ in edges if h == z]
+    d = op_of(dot, "out")  # a ReLU neuron is one node, dot_relu, with the dot's operands
+    assert nodes[d]["label"] == "dot_relu"
     into = sorted((nodes[t]["label"].split(" | ")[0].strip("{ "), e["label"]) for t, h, e in edges if h == d)
     pairs = [("b", "1.0"), ("w0", "x0"), ("w1", "x1")]
     assert into == sorted((name, f"{w}·{x}") for w, x in pairs for name in (w, x))

@@ -33,9 +33,10 @@ constants (``x ** c`` returns one); gradients must support ``+`` with each other
 and with ``grad``. The
 float walk (no ``create_graph``) hands a rule the operands' ``data``; with
 ``create_graph`` it hands it the nodes themselves. A row may also give its op's
-local derivatives (``Primitive.local``: dot's are its operands, swapped); the
-float walk then multiplies each by ``g`` itself, in the one pass over the
-operands that adds their shares.
+gate, for an op that is a dot passed through a function (``Primitive.gate``:
+dot's is ``g`` itself, a ReLU neuron's passes ``g`` through relu's mask); the
+float walk then does dot's rule itself on the gated ``g``, in one pass over the
+operand pairs that adds their shares.
 
 A walk stopped by any exception, at any point (a KeyboardInterrupt, a hook that
 raises, a second KeyboardInterrupt while it clears up) leaves nothing that a
@@ -65,7 +66,7 @@ from agrad.tensor import Tensor, hook_value
 from agrad.value import NODE_TYPES, Value, _number
 
 _VJP = {name: p.vjp for name, p in RULES.items()}
-_LOCAL = {name: p.local for name, p in RULES.items() if p.local is not None}
+_GATE = {name: p.gate for name, p in RULES.items() if p.gate is not None}
 
 
 def toposort(root: Value) -> list[Value]:
@@ -206,8 +207,9 @@ def pull(
     if not cleared:
         for node in order:  # whatever a stopped walk left here is never read
             node._g = None
-    nodes, vjps, locals_, value, check = NODE_TYPES, _VJP, _LOCAL, Value, mode.flags & ANOMALY  # once per walk
+    nodes, vjps, gates, value, check = NODE_TYPES, _VJP, _GATE, Value, mode.flags & ANOMALY  # once per walk
     fast = not create_graph and not check
+    every, inside = only is None, () if only is None else only  # the dot pass asks `every` first
     # Arrays a rule made for one operand alone (a Tensor's _fresh says so), by id, until that operand is
     # visited: a leaf takes such an array as its .grad without the copy the setter makes of any other,
     # which would double the largest gradient's memory (a first layer's weight) for a moment.
@@ -236,13 +238,38 @@ def pull(
             kids: tuple[Any, ...] = node._children  # nodes and constants
             if not kids:
                 continue
-            vjp = vjps.get(node._op)  # not a try: a try's own opcode lies outside the walk's handler (CPython 3.11)
-            if vjp is None:
-                vjp = _late_rule(node)
             if fast and type(node) is value:
                 # The hot path. A Value's operands are Values or floats (its sort refused anything
-                # else), so `is float` tells a constant, and one- and two-operand ops, most of
-                # the nodes, are unpacked by hand.
+                # else), so `is float` tells a constant; neurons, and one- and two-operand ops, most
+                # of the nodes, are unpacked by hand.
+                gate = gates.get(node._op)
+                if gate is not None:
+                    # A dot (a neuron): its rule by hand, g (through the gate) times the partner of each
+                    # operand, in one pass over the pairs (w_i, x_i) that reads each number once.
+                    g = gate(g, node.data)
+                    for w, x in zip(kids, kids[len(kids) >> 1 :]):
+                        if type(x) is float:  # a constant input (or the bias's 1.0): only w gets a share
+                            if type(w) is not float and (every or w in inside):
+                                gk = g * x
+                                kg = w._g
+                                w._g = gk if kg is None else kg + gk
+                            continue
+                        xd = x.data
+                        if type(w) is float:
+                            wd = w
+                        else:
+                            wd = w.data
+                            if every or w in inside:
+                                gk = g * xd
+                                kg = w._g
+                                w._g = gk if kg is None else kg + gk
+                        if every or x in inside:
+                            gk = g * wd
+                            kg = x._g
+                            x._g = gk if kg is None else kg + gk
+                    continue
+                # not a try: a try's own opcode lies outside the walk's handler (CPython 3.11)
+                vjp = vjps.get(node._op) or _late_rule(node)
                 if len(kids) == 2:
                     a, b = kids
                     gs = vjp(g, node.data, a if type(a) is float else a.data, b if type(b) is float else b.data)
@@ -260,14 +287,6 @@ def pull(
                         kg = a._g
                         a._g = gs[0] if kg is None else kg + gs[0]
                     continue
-                local = locals_.get(node._op)
-                if local is not None:  # the chain rule by hand: g times each operand's local derivative (dot)
-                    for k, d in zip(kids, local(node.data, kids)):
-                        if type(k) is not float and (only is None or k in only):
-                            gk = g * (d if type(d) is float else d.data)
-                            kg = k._g
-                            k._g = gk if kg is None else kg + gk
-                    continue
                 gs = vjp(g, node.data, *[k if type(k) is float else k.data for k in kids])
                 for k, gk in zip(kids, gs):
                     if type(k) is not float and (only is None or k in only):
@@ -275,6 +294,7 @@ def pull(
                         k._g = gk if kg is None else kg + gk
                 continue
             # Any node under create_graph or detect_anomaly, and other node types.
+            vjp = vjps.get(node._op) or _late_rule(node)
             if create_graph:
                 # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)

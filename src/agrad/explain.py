@@ -55,6 +55,7 @@ _LOCAL: dict[str, Callable[[int, list[str], str], str]] = {
     "sum": lambda i, x, o: "1.0",
     "stop_gradient": lambda i, x, o: "0.0",
     "dot": lambda i, x, o: x[(i + len(x) // 2) % len(x)],
+    "dot_relu": lambda i, x, o: f"({o} > 0) * {x[(i + len(x) // 2) % len(x)]}",  # relu(z) > 0 where z > 0
 }
 # fmt: on
 

@@ -38,7 +38,7 @@ def new_tag() -> int:
     return next(_tags)
 
 
-_NARY = ("sum", "dot")  # their rules call agrad.sum / agrad.dot, which want numbers, and hide no 0 * inf
+_NARY = ("sum", "dot", "dot_relu")  # their rules call agrad.sum / agrad.dot, which want numbers, and hide no 0 * inf
 
 
 def _data(x: Any) -> float:

@@ -35,7 +35,7 @@ from agrad.nn import MLP, Neuron
 from agrad.optim import SGD, Adam, Optimizer, cosine_decay, linear_decay
 from agrad.progress import tqdm_bar
 from agrad.serialize import _encode, _write_atomic, load, save
-from agrad.value import Value
+from agrad.value import Value, dot
 
 DATASETS = ("moons", "circles", "blobs", "spirals")
 CLASSES = {"moons": 2, "circles": 2, "blobs": 3, "spirals": 2}
@@ -442,10 +442,12 @@ def _draw_neuron(r: Result, out: str, note: Callable[[str], None]) -> list[str]:
         w.data, w.label = tw.data, f"w{i}"
     n.b.data, n.b.label = trained.b.data, "b"
     x = [Value(v, label=f"x{i}") for i, v in enumerate(point)]
-    act = n(x)
+    # The neuron's two steps as two nodes, so the picture shows the pre-activation z = w·x + b (the model
+    # itself makes a ReLU neuron one node, dot_relu, for speed)
+    z = dot((n.b, *n.w), (1.0, *x))
+    z.label = "z"
+    act = getattr(z, n.nonlin)() if n.nonlin else z  # Value.relu, .tanh or .sigmoid
     act.label = "out"
-    if isinstance(act._children[0], Value):
-        act._children[0].label = "z"  # the pre-activation w·x + b
     act.backward()
     written = [os.path.join(out, "neuron.dot")]
     _write_atomic(written[0], to_dot(act))

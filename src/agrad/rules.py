@@ -46,7 +46,7 @@ from agrad.tensor import (
     transpose,
     where,
 )
-from agrad.value import Value, cos, dot, exp, log, maximum, minimum, sigmoid, sin, softplus, sqrt, tanh
+from agrad.value import Value, cos, dot, dot_relu, exp, log, maximum, minimum, sigmoid, sin, softplus, sqrt, tanh
 from agrad.value import relu as _relu
 from agrad.value import sum as _sum
 
@@ -286,10 +286,16 @@ def stop_gradient_jvp(x_dots: tuple[X, ...], out: X, x: X) -> X: return 0.0
 
 # dot's operands are (w1..wn, x1..xn): d(out)/d(w_i) = x_i and d(out)/d(x_i) = w_i, the operands
 # themselves, swapped. Its VJP gives a list, which builds faster than a tuple on this hot path.
-def dot_local(out: X, wx: tuple[X, ...]) -> tuple[X, ...]: n = len(wx) // 2; return wx[n:] + wx[:n]
-def dot_vjp(g: X, out: X, *wx: X) -> list[X]: return [g * v for v in dot_local(out, wx)]
+def dot_vjp(g: X, out: X, *wx: X) -> list[X]: n = len(wx) // 2; return [g * v for v in wx[n:] + wx[:n]]
 def dot_jvp(x_dots: tuple[X, ...], out: X, *wx: X) -> X:
     n = len(wx) // 2; return dot(x_dots[:n], wx[n:]) + dot(wx[:n], x_dots[n:])
+def dot_gate(g: X, out: X) -> X: return g
+
+# relu(dot) as one node (a ReLU neuron): relu'(z) is read from out, which is above 0 exactly where z is (and
+# nan where z is, whose gradient passes, as in relu's rule), so g goes through relu's mask, then dot's rule.
+def dot_relu_gate(g: X, out: X) -> X: return g * (K.step(out) if type(out) is float else _mask(K.step, out))
+def dot_relu_vjp(g: X, out: X, *wx: X) -> list[X]: return dot_vjp(dot_relu_gate(g, out), out, *wx)
+def dot_relu_jvp(x_dots: tuple[X, ...], out: X, *wx: X) -> X: return dot_relu_gate(dot_jvp(x_dots, out, *wx), out)
 
 # -- Tensor primitives. Their operands end with parameters (an axis tuple, a shape, an index), which get no
 # gradient. No rule undoes broadcasting: the walk sums each gradient down to its operand's shape (sum_to).
@@ -424,10 +430,10 @@ class Primitive:
     vjp: Callable[..., Sequence[Any]]
     jvp: Callable[..., Any]
     tensor_only: bool = False  # an op that only Tensors have (it takes shapes, axes or indices)
-    # Optional, for speed: for an op whose VJP is g times one local derivative per operand, those derivatives:
-    # local(out, operands), Values or floats whose numbers are vjp(1.0, out, *the operands' numbers). The float
-    # walk reads them and multiplies by g itself, in its one pass over the operands (a neuron's dot has up to 33).
-    local: Callable[[Any, tuple[Any, ...]], Sequence[Any]] | None = None
+    # Optional, for speed: for an op that is a dot passed through a function, f(w·x), whose VJP is dot's rule
+    # on gate(g, out) (dot's gate is g itself; a ReLU neuron's is g through relu's mask). The float walk then
+    # does dot's products itself, in one pass over the operand pairs (w_i, x_i), and calls no VJP.
+    gate: Callable[[Any, Any], Any] | None = None
 
 
 RULES: dict[str, Primitive] = {
@@ -454,7 +460,14 @@ RULES: dict[str, Primitive] = {
         Primitive("max", maximum, max_vjp, max_jvp),
         Primitive("stop_gradient", _identity, stop_gradient_vjp, stop_gradient_jvp),
         Primitive("sum", lambda *xs: _sum(xs), sum_vjp, sum_jvp),
-        Primitive("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp, local=dot_local),
+        Primitive("dot", lambda *wx: dot(wx[: len(wx) // 2], wx[len(wx) // 2 :]), dot_vjp, dot_jvp, gate=dot_gate),
+        Primitive(
+            "dot_relu",
+            lambda *wx: dot_relu(wx[: len(wx) // 2], wx[len(wx) // 2 :]),
+            dot_relu_vjp,
+            dot_relu_jvp,
+            gate=dot_relu_gate,
+        ),
         Primitive("reduce_sum", tensor_sum, reduce_sum_vjp, reduce_sum_jvp, True),
         Primitive("reduce_max", amax, extreme_vjp, extreme_jvp, True),
         Primitive("reduce_min", amin, extreme_vjp, extreme_jvp, True),

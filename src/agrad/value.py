@@ -548,6 +548,26 @@ def dot(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
     return Value(total, w + x, "dot") if _any_value(w + x) else total
 
 
+def dot_relu(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
+    """relu(w1*x1 + ... + wn*xn) as one node: a ReLU neuron's output, its pre-activation inside it.
+
+    One node instead of a dot and a relu is the ReLU neuron's fast path (``agrad.nn``):
+    a walk visits half the nodes. relu'(z) is read from the output (relu(z) > 0
+    exactly where z > 0), so the node keeps nothing more than a dot does.
+    Operands of other kinds (forward-mode Duals), and any call while
+    ``agrad.compile`` traces, give the two nodes, ``relu(dot(ws, xs))``.
+
+    >>> n = dot_relu([Value(1.0), Value(-2.0)], [3.0, 4.0]); n.data, n._op
+    (0.0, 'dot_relu')
+    >>> n.backward(); [w.grad for w in n._children[:2]]  # relu'(-5) = 0
+    [0.0, 0.0]
+    """
+    z = dot(ws, xs)
+    if type(z) is not Value or mode.flags & TRACING:  # a number, a Dual, or a node agrad.compile is recording
+        return relu(z)
+    return Value(K.relu(z.data), z._children, "dot_relu" if z._children else "")  # no children under no_grad
+
+
 def _nary_elsewhere(method: str, *seqs: tuple[Any, ...]) -> Any:
     """Hand sum or dot to another scalar type among the operands (a forward-mode Dual), or re-raise."""
     for x in (x for seq in seqs for x in seq):

@@ -104,12 +104,13 @@ def _op_label(op: str, operands: Sequence[str]) -> str:
 
 
 def _edge_labels(op: str, operands: Sequence[str]) -> list[str] | None:
-    """Each incoming edge's label for a ``dot``: the product it is a factor of (``w0·x0``); None for other ops.
+    """Each incoming edge's label for a ``dot`` (or a ReLU neuron's ``dot_relu``): the product it is a factor of
+    (``w0·x0``); None for other ops.
 
     >>> _edge_labels("dot", ["b", "w0", "1.0", "x0"]), _edge_labels("+", ["a", "b"])
     (['b·1.0', 'w0·x0', 'b·1.0', 'w0·x0'], None)
     """
-    if op != "dot":
+    if op not in ("dot", "dot_relu"):
         return None
     k = len(operands) // 2
     terms = [f"{operands[i]}·{operands[k + i]}" for i in range(k)]

@@ -27,9 +27,11 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from agrad import kernels as K
 from agrad._checks import count, quote, real
+from agrad.modes import TRACING, mode
 from agrad.tensor import Tensor, stored_transposed
-from agrad.value import Value, dot, relu, sigmoid, tanh
+from agrad.value import Value, dot, dot_relu, relu, sigmoid, tanh
 
 Seed = int | random.Random | None
 Param = Value | Tensor
@@ -247,7 +249,8 @@ def _inputs(who: Module, x: Sequence[Any], nin: int) -> tuple[tuple[Any, ...], l
     if len(x) != nin:
         raise ValueError(f"{who!r} expects {nin} inputs, got {len(x)}")
     one_x = (1.0, *x)
-    if not all(map(_PLAIN.__contains__, map(type, one_x))):
+    # while agrad.compile traces, agrad.dot and agrad.relu make the nodes: its code generator knows those
+    if mode.flags & TRACING or not all(map(_PLAIN.__contains__, map(type, one_x))):
         return one_x, None
     return one_x, [v if type(v) is float else v.data for v in one_x]
 
@@ -257,12 +260,16 @@ class Neuron(Module):
 
     The pre-activation is one ``dot`` node with the bias first:
     ``dot((b, w1..wn), (1.0, x1..xn))``. Summing in that order gives micrograd's
-    float result bit for bit. ``nonlin=True``/``False`` mean "relu"/None, as in micrograd.
+    float result bit for bit. A ReLU neuron is one node, ``dot_relu`` with the
+    same operands (``agrad.dot_relu``), not a dot and a relu: a training step's
+    graph has half the nodes. ``nonlin=True``/``False`` mean "relu"/None, as in micrograd.
 
     >>> n = Neuron(2, nonlin=None, seed=0)
     >>> n.w[0].data, n.w[1].data = 2.0, 3.0; n.b.data = 1.0
     >>> out = n([10.0, 100.0]); out.data, out._op
     (321.0, 'dot')
+    >>> n.nonlin = "relu"; n([10.0, 100.0])._op
+    'dot_relu'
     """
 
     def __init__(self, nin: int, nonlin: Nonlin = "relu", seed: Seed = None) -> None:
@@ -282,16 +289,20 @@ class Neuron(Module):
         if xd is None:
             # Inputs other than Values and floats: ints, NumPy scalars, a forward-mode
             # Dual. agrad.dot converts or dispatches them, or says what it expected.
+            if self.nonlin == "relu":
+                return dot_relu((self.b, *self.w), one_x)
             act = dot((self.b, *self.w), one_x)
             return _LIFTED[self.nonlin](act) if self.nonlin else act
         # The node agrad.dot((b, *w), (1.0, *x)) makes, with the same float sum, but
         # without re-checking every operand: _inputs checked x once for the whole
         # layer, and those checks were half of a forward pass.
-        wb = (self.b, *self.w)
+        kids = (self.b, *self.w, *one_x)
         total = 0.0
-        for w, v in zip(wb, xd):
+        for w, v in zip(kids, xd):  # xd is the shorter: (b, w1..wn) against (1.0, x1..xn)
             total += w.data * v
-        act = Value(total, wb + one_x, "dot")
+        if self.nonlin == "relu":  # agrad.dot_relu's one node: a walk visits half the nodes of a dot and a relu
+            return Value(K.relu(total), kids, "dot_relu")
+        act = Value(total, kids, "dot")
         return _ACTIVATIONS[self.nonlin](act) if self.nonlin else act
 
     def named_parameters(self) -> list[tuple[str, Param]]:
