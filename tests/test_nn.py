@@ -34,24 +34,51 @@ def test_neuron_is_one_dot_node_with_the_bias_inside() -> None:
     assert out._op == "tanh" and out._children[0]._op == "dot"  # type: ignore[union-attr]
 
 
-def test_a_relu_neuron_is_one_node_with_the_gradients_of_a_dot_and_a_relu() -> None:
-    """dot_relu against the two nodes it stands for, agrad.relu(agrad.dot(...)), bit for bit: open and closed
-    ReLUs, z = 0 (relu'(0) = 0), a nan input (its gradient passes, as relu's does) and an infinite one."""
+POINTS = ([1.0, 2.0, 3.0], [-1.0, -2.0, -3.0], [0.0, 0.0, 0.0], [math.nan, 1.0, 2.0], [math.inf, 1.0, 1.0])
+
+
+def _neuron_grads(n: Neuron, x: list[float]) -> tuple[float, list[float]]:
+    """A ReLU neuron's output and d/d(w1..wn, b, x1..xn), by agrad's one node."""
+    xs = [Value(v) for v in x]
+    out = n(xs)
+    assert out._op == "dot_relu" and out._children == (n.b, *n.w, 1.0, *xs)
+    assert len(agrad.toposort(out)) == len(n.w) + 1 + len(xs) + 1  # w, b, the inputs, the neuron: one node
+    out.backward()
+    grads = [v.grad for v in (*n.w, n.b, *xs)]
+    n.zero_grad()
+    return out.data, grads
+
+
+def test_a_relu_neuron_is_one_node_with_the_closed_form_gradients() -> None:
+    """relu(z), z = b + w·x: d/dw_i = s x_i, d/db = s, d/dx_i = s w_i, with s = relu'(z): 1 above 0 and at
+    nan (its gradient passes, as relu's does), 0 at and below 0. Open and closed, z = 0, nan and inf inputs."""
     n = Neuron(3, seed=0)
-    for x in ([1.0, 2.0, 3.0], [-1.0, -2.0, -3.0], [0.0, 0.0, 0.0], [math.nan, 1.0, 2.0], [math.inf, 1.0, 1.0]):
-        xs = [Value(v) for v in x]
-        out = n(xs)
-        assert out._op == "dot_relu" and out._children == (n.b, *n.w, 1.0, *xs)
-        assert len(agrad.toposort(out)) == 4 + 3 + 1  # b, w1..w3, the inputs, the neuron
-        out.backward()
-        fused = [v.grad for v in (*n.w, n.b, *xs)]
-        n.zero_grad()
-        ys = [Value(v) for v in x]
-        two = agrad.relu(agrad.dot((n.b, *n.w), (1.0, *ys)))
-        assert two._op == "relu" and _same(two.data, out.data)
-        two.backward()
-        assert all(map(_same, [v.grad for v in (*n.w, n.b, *ys)], fused)), x
-        n.zero_grad()
+    w, b = [p.data for p in n.w], n.b.data
+    for x in POINTS:
+        z = b
+        for wi, xi in zip(w, x):
+            z += wi * xi
+        s = 0.0 if z <= 0.0 else 1.0
+        out, grads = _neuron_grads(n, x)
+        assert _same(out, z if s else 0.0)
+        assert all(map(_same, grads, [s * xi for xi in x] + [s] + [s * wi for wi in w])), x
+
+
+@needs_torch
+def test_a_relu_neuron_matches_torch() -> None:
+    import torch
+
+    n = Neuron(3, seed=4)
+    for x in POINTS:
+        tw = torch.tensor([p.data for p in n.w], dtype=torch.float64, requires_grad=True)
+        tb = torch.tensor(n.b.data, dtype=torch.float64, requires_grad=True)
+        tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        t = torch.relu(tb + torch.dot(tw, tx))
+        t.backward()
+        assert tw.grad is not None and tb.grad is not None and tx.grad is not None
+        want = [*tw.grad.tolist(), tb.grad.item(), *tx.grad.tolist()]
+        out, grads = _neuron_grads(n, x)
+        assert _same(out, t.item()) and all(map(_same, grads, want)), (x, grads, want)
 
 
 def _same(a: float, b: float) -> bool:
