@@ -75,6 +75,11 @@ def test_sum_and_dot_reject_bad_items_and_lengths() -> None:
         agrad.dot([Value(1.0)], [None])
     with pytest.raises(ValueError, match="same length, got 2 and 1"):
         agrad.dot([Value(1.0), 2.0], [Value(3.0)])
+    # a ReLU neuron's one node names itself, not the dot inside it
+    with pytest.raises(TypeError, match=r"agrad\.dot_relu expects Values or real numbers, got NoneType"):
+        agrad.dot_relu([Value(1.0)], [None])
+    with pytest.raises(ValueError, match=r"^dot_relu needs two sequences of the same length, got 2 and 1"):
+        agrad.dot_relu([Value(1.0), 2.0], [Value(3.0)])
 
 
 @pytest.mark.parametrize("op", [operator.lt, operator.le, operator.gt, operator.ge], ids=lambda f: f.__name__)

@@ -534,14 +534,19 @@ def dot(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
     >>> dot([Value(1.0), Value(2.0)], [3.0, 4.0]).data
     11.0
     """
+    return _dot(ws, xs, "dot")
+
+
+def _dot(ws: Iterable[Any], xs: Iterable[Any], fn: str) -> Any:
+    """dot, its errors naming ``fn``, the function the user called."""
     ws, xs = tuple(ws), tuple(xs)
     try:
-        w = tuple(_operand_or_raise(v, "dot") for v in ws)
-        x = tuple(_operand_or_raise(v, "dot") for v in xs)
+        w = tuple(_operand_or_raise(v, fn) for v in ws)
+        x = tuple(_operand_or_raise(v, fn) for v in xs)
     except TypeError:
         return _nary_elsewhere("_agrad_dot", ws, xs)
     if len(w) != len(x):
-        raise ValueError(f"dot needs two sequences of the same length, got {len(w)} and {len(x)}")
+        raise ValueError(f"{fn} needs two sequences of the same length, got {len(w)} and {len(x)}")
     total = 0.0
     for a, b in zip(w, x):
         total += (a if type(a) is float else a.data) * (b if type(b) is float else b.data)  # type: ignore[union-attr]
@@ -562,7 +567,7 @@ def dot_relu(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
     >>> n.backward(); [w.grad for w in n._children[:2]]  # relu'(-5) = 0
     [0.0, 0.0]
     """
-    z = dot(ws, xs)
+    z = _dot(ws, xs, "dot_relu")
     if type(z) is not Value or mode.flags & TRACING:  # a number, a Dual, or a node agrad.compile is recording
         return relu(z)
     return Value(K.relu(z.data), z._children, "dot_relu" if z._children else "")  # no children under no_grad
