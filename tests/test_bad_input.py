@@ -132,6 +132,17 @@ def test_a_hand_built_node_with_an_unknown_op_is_named() -> None:
         node.backward()
 
 
+@pytest.mark.parametrize("op", ["dot", "dot_relu"])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_hand_built_dot_with_an_odd_number_of_operands_is_named(op: str, create_graph: bool) -> None:
+    """dot's operands are (w1..wn, x1..xn): three of them have no pairing, and no gradient may come of a guess."""
+    a, b = Value(2.0), Value(3.0)
+    node = Value(6.0, (a, b, 1.0), op)
+    with pytest.raises(ValueError, match=rf"an {op} node needs an even number of operands .* got 3"):
+        node.backward(create_graph=create_graph)
+    assert a.grad == 0.0 and b.grad == 0.0 and a._g is None
+
+
 def test_a_hand_built_node_with_a_non_value_child_is_named() -> None:
     a = Value(2.0)
     node = Value(6.0, (a, 3), "*")  # an int constant: the ops themselves store floats

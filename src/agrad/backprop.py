@@ -246,6 +246,8 @@ def pull(
                 if gate is not None:
                     # A dot (a neuron): its rule by hand, g (through the gate) times the partner of each
                     # operand, in one pass over the pairs (w_i, x_i) that reads each number once.
+                    if len(kids) & 1:
+                        _refuse_unpaired(node)
                     g = gate(g, node.data)
                     for w, x in zip(kids, kids[len(kids) >> 1 :]):
                         if type(x) is float:  # a constant input (or the bias's 1.0): only w gets a share
@@ -295,6 +297,8 @@ def pull(
                 continue
             # Any node under create_graph or detect_anomaly, and other node types.
             vjp = vjps.get(node._op) or _late_rule(node)
+            if len(kids) & 1 and node._op in gates:
+                _refuse_unpaired(node)
             if create_graph:
                 # inside detect_anomaly, a nan is reported as this op's gradient, not as one of the rule's own ops
                 gs = unchecked(vjp, g, node, *kids) if check else vjp(g, node, *kids)
@@ -336,6 +340,14 @@ def _late_rule(node: Any) -> Callable[..., Any]:
         )
     _VJP[node._op] = p.vjp
     return p.vjp
+
+
+def _refuse_unpaired(node: Any) -> None:
+    """A hand-built dot (or neuron) whose operands cannot be (w1..wn, x1..xn): its rule would pair them wrongly."""
+    raise ValueError(
+        f"backward: an {node._op} node needs an even number of operands (w1..wn, x1..xn), "
+        f"got {len(node._children)} in {node!r}"
+    )
 
 
 def _gradient_number(g: object, what: str) -> float:
