@@ -81,6 +81,17 @@ def test_a_relu_neuron_matches_torch() -> None:
         assert _same(out, t.item()) and all(map(_same, grads, want)), (x, grads, want)
 
 
+@pytest.mark.parametrize("build", ["Neuron", "agrad.dot_relu"])
+def test_anomaly_mode_still_checks_a_relu_neurons_pre_activation(build: str) -> None:
+    """relu(-inf) = 0 is finite: in one node, an overflowed z would pass detect_anomaly without a word."""
+    n = Neuron(2, seed=0)
+    n.w[0].data, n.w[1].data = -1e308, -1e308
+    x = [1e308, 1e308]  # z = -inf: the overflow anomaly mode is there to report
+    with agrad.detect_anomaly(), pytest.raises(FloatingPointError, match="forward of 'dot' gave -inf"):
+        n(x) if build == "Neuron" else agrad.dot_relu((n.b, *n.w), (1.0, *x))
+    assert n(x).data == 0.0 and n(x)._op == "dot_relu"  # outside the mode: one node, as ever
+
+
 def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)
 

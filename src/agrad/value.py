@@ -560,7 +560,9 @@ def dot_relu(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
     a walk visits half the nodes. relu'(z) is read from the output (relu(z) > 0
     exactly where z > 0), so the node keeps nothing more than a dot does.
     Operands of other kinds (forward-mode Duals), and any call while
-    ``agrad.compile`` traces, give the two nodes, ``relu(dot(ws, xs))``.
+    ``agrad.compile`` traces or ``detect_anomaly`` is on, give the two nodes,
+    ``relu(dot(ws, xs))``: compile's code generators know those, and anomaly
+    mode checks the pre-activation (relu(-inf) = 0 would hide an overflow).
 
     >>> n = dot_relu([Value(1.0), Value(-2.0)], [3.0, 4.0]); n.data, n._op
     (0.0, 'dot_relu')
@@ -568,7 +570,7 @@ def dot_relu(ws: Iterable[Any], xs: Iterable[Any]) -> Any:
     [0.0, 0.0]
     """
     z = _dot(ws, xs, "dot_relu")
-    if type(z) is not Value or mode.flags & TRACING:  # a number, a Dual, or a node agrad.compile is recording
+    if type(z) is not Value or mode.flags & (TRACING | ANOMALY):  # a number, a Dual; tracing, anomaly mode
         return relu(z)
     return Value(K.relu(z.data), z._children, "dot_relu" if z._children else "")  # no children under no_grad
 

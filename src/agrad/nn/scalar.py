@@ -29,7 +29,7 @@ from typing import Any
 
 from agrad import kernels as K
 from agrad._checks import count, quote, real
-from agrad.modes import TRACING, mode
+from agrad.modes import ANOMALY, TRACING, mode
 from agrad.tensor import Tensor, stored_transposed
 from agrad.value import Value, dot, dot_relu, relu, sigmoid, tanh
 
@@ -249,8 +249,9 @@ def _inputs(who: Module, x: Sequence[Any], nin: int) -> tuple[tuple[Any, ...], l
     if len(x) != nin:
         raise ValueError(f"{who!r} expects {nin} inputs, got {len(x)}")
     one_x = (1.0, *x)
-    # while agrad.compile traces, agrad.dot and agrad.relu make the nodes: its code generator knows those
-    if mode.flags & TRACING or not all(map(_PLAIN.__contains__, map(type, one_x))):
+    # While agrad.compile traces, or detect_anomaly checks each node, agrad.dot_relu makes a ReLU neuron's two
+    # nodes: compile's code generators know those, and anomaly mode checks the pre-activation too.
+    if mode.flags & (TRACING | ANOMALY) or not all(map(_PLAIN.__contains__, map(type, one_x))):
         return one_x, None
     return one_x, [v if type(v) is float else v.data for v in one_x]
 
